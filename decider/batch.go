@@ -1,0 +1,117 @@
+package decider
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// The JetStream side of the event contract. Events travel in batches: one
+// NATS message holds several events of one app and kind, one JSON object per
+// line (NDJSON), so that one publish, one PubAck, one fsync and one dedup
+// entry cover many callbacks. The message carries the headers below; its
+// Nats-Msg-Id is the batch id, so a re-published batch is dropped by the
+// stream's duplicate window, and the event ids inside make every write
+// downstream idempotent beyond that window.
+const (
+	EventStream        = "INVITEGATE_EVENTS"
+	EventSubjectPrefix = "invitegate.events."
+	EventSubjects      = "invitegate.events.>"
+
+	HeaderSchema  = "Invitegate-Schema" // SchemaVersion of every event in the batch
+	HeaderCount   = "Invitegate-Events" // number of events (lines) in the batch
+	ContentType   = "application/x-ndjson"
+	HeaderContent = "Content-Type"
+)
+
+// EventSubject returns invitegate.events.<app>.<kind>. Characters that NATS
+// gives meaning to in a subject token ('.', '*', '>', whitespace) are replaced
+// by '_' so that no app id can spill into another's subject space.
+func EventSubject(app, kind string) string {
+	return EventSubjectPrefix + subjectToken(app) + "." + subjectToken(kind)
+}
+
+func subjectToken(s string) string {
+	if s == "" {
+		return "_"
+	}
+	if !strings.ContainsAny(s, ".*> \t\r\n") {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '.', '*', '>', ' ', '\t', '\r', '\n':
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// AppendEvent appends ev as one NDJSON line (JSON plus '\n') to buf.
+func AppendEvent(buf []byte, ev *Event) ([]byte, error) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return buf, fmt.Errorf("encode event %s: %w", ev.ID, err)
+	}
+	buf = append(buf, b...)
+	return append(buf, '\n'), nil
+}
+
+// BadLine is a line of a batch that is not a valid event.
+type BadLine struct {
+	Index int    // 0-based line number in the batch
+	Raw   []byte // the line as received
+	Err   error
+}
+
+// DecodeBatch splits an NDJSON batch into events. Lines that do not decode,
+// or decode to an event without an id, a known kind or schema 1, are returned
+// as BadLines; the good ones are still returned. Empty lines are ignored.
+func DecodeBatch(data []byte) ([]Event, []BadLine) {
+	var (
+		events []Event
+		bad    []BadLine
+	)
+	idx := 0
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		var ev Event
+		err := json.Unmarshal(line, &ev)
+		if err == nil {
+			err = ev.validate()
+		}
+		if err != nil {
+			bad = append(bad, BadLine{Index: idx, Raw: append([]byte(nil), line...), Err: err})
+		} else {
+			events = append(events, ev)
+		}
+		idx++
+	}
+	return events, bad
+}
+
+func (ev *Event) validate() error {
+	switch {
+	case ev.Schema != SchemaVersion:
+		return fmt.Errorf("event %q: unsupported schema %d (want %d)", ev.ID, ev.Schema, SchemaVersion)
+	case ev.ID == "":
+		return fmt.Errorf("event without id")
+	case ev.Kind != KindInvite && ev.Kind != KindMemberJoined && ev.Kind != KindMemberExited:
+		return fmt.Errorf("event %q: unknown kind %q", ev.ID, ev.Kind)
+	case ev.App == "":
+		return fmt.Errorf("event %q: empty app", ev.ID)
+	case ev.ReceivedAt.IsZero():
+		return fmt.Errorf("event %q: no received_at", ev.ID)
+	}
+	return nil
+}

@@ -1,0 +1,62 @@
+package decider
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// FailMode says how an Engine answers while no policy snapshot is loaded.
+type FailMode string
+
+const (
+	FailOpen   FailMode = "open"   // allow everyone (what IM itself does on a failed callback)
+	FailClosed FailMode = "closed" // reject the whole request with ErrorCode 1
+)
+
+// FailModeRule is the RejectRule of a fail-closed decision.
+const FailModeRule = "fail-mode"
+
+// Engine holds the current Snapshot behind an atomic pointer. Decide never
+// takes a lock; Load swaps the snapshot for every later decision at once.
+// The zero Engine is not usable: use NewEngine.
+type Engine struct {
+	snap     atomic.Pointer[Snapshot]
+	failMode FailMode
+	now      func() time.Time
+}
+
+// NewEngine returns an Engine with no snapshot loaded. now may be nil (time.Now).
+func NewEngine(failMode FailMode, now func() time.Time) *Engine {
+	if now == nil {
+		now = time.Now
+	}
+	if failMode != FailClosed {
+		failMode = FailOpen
+	}
+	return &Engine{failMode: failMode, now: now}
+}
+
+// Load makes s the snapshot for every later decision.
+func (e *Engine) Load(s *Snapshot) { e.snap.Store(s) }
+
+// Snapshot returns the loaded snapshot, or nil when none is loaded.
+func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
+
+// FailMode returns the engine's fail mode.
+func (e *Engine) FailMode() FailMode { return e.failMode }
+
+// Decide decides r with the loaded snapshot, or by the fail mode when none is
+// loaded.
+func (e *Engine) Decide(r *Request) Decision {
+	s := e.snap.Load()
+	if s == nil {
+		if e.failMode == FailClosed {
+			return Decision{Outcome: OutcomeReject, ErrorCode: DefaultRejectCode, RejectRule: FailModeRule, FailMode: true}
+		}
+		return Decision{Outcome: OutcomeAllow, FailMode: true}
+	}
+	start := e.now()
+	d := s.Decide(r)
+	d.EvalTime = e.now().Sub(start)
+	return d
+}

@@ -1,0 +1,144 @@
+package decider
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// SchemaVersion is the version of the Event JSON schema. It is bumped only on
+// a change that an old reader would misread; new optional fields keep it.
+const SchemaVersion = 1
+
+// Event kinds; each is also the last token of the event's NATS subject,
+// invitegate.events.<app>.<kind>.
+const (
+	KindInvite       = "invite"        // a decided Group.CallbackBeforeInviteJoinGroup
+	KindMemberJoined = "member_joined" // Group.CallbackAfterNewMemberJoin
+	KindMemberExited = "member_exited" // Group.CallbackAfterMemberExit
+)
+
+// Event is the record of one callback, as published to JetStream and stored
+// by the projector. Invite events carry the decision fields; membership
+// events carry ChangeType. The JSON form is documented in README.md
+// ("Event schema") and is the contract with every consumer.
+type Event struct {
+	Schema    int      `json:"schema"`
+	ID        string   `json:"id"` // UUIDv7, unique; every copy after the first is skipped downstream
+	Kind      string   `json:"kind"`
+	App       string   `json:"app"`
+	Command   string   `json:"command"`
+	GroupID   string   `json:"group_id"`
+	GroupType string   `json:"group_type"`
+	Operator  string   `json:"operator"`
+	Members   []string `json:"members"`
+
+	// Invite events only.
+	Outcome        Outcome        `json:"outcome,omitempty"`
+	Refused        []Refusal      `json:"refused,omitempty"`
+	ErrorCode      int            `json:"error_code"`
+	ErrorInfo      string         `json:"error_info,omitempty"`
+	RejectRule     string         `json:"reject_rule,omitempty"`
+	Shadow         []ShadowEffect `json:"shadow,omitempty"`
+	PolicyRevision uint64         `json:"policy_revision"`
+	FailMode       bool           `json:"fail_mode"`
+
+	// Membership events only: JoinType (Apply, Invited) or ExitType (Kicked, Quit).
+	ChangeType string `json:"change_type,omitempty"`
+
+	Platform   string     `json:"platform,omitempty"`
+	ClientIP   string     `json:"client_ip,omitempty"`
+	EventTime  *time.Time `json:"event_time,omitempty"` // IM's EventTime; absent when IM sent none
+	ReceivedAt time.Time  `json:"received_at"`          // when the ingress read the request
+	DecidedAt  time.Time  `json:"decided_at"`           // when the answer was ready
+}
+
+// NewEventID returns a new UUIDv7 event id: unique, and ordered by time.
+func NewEventID() string {
+	id, err := uuid.NewV7()
+	if err != nil { // only when the system's random source fails
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+// NewInviteEvent records a decided invite callback.
+func NewInviteEvent(r *Request, d *Decision, receivedAt, decidedAt time.Time) Event {
+	ev := Event{
+		Schema:         SchemaVersion,
+		ID:             NewEventID(),
+		Kind:           KindInvite,
+		App:            r.App,
+		Command:        CommandBeforeInviteJoinGroup,
+		GroupID:        r.GroupID,
+		GroupType:      r.GroupType,
+		Operator:       r.Operator,
+		Members:        r.Members,
+		Outcome:        d.Outcome,
+		Refused:        d.Refused,
+		ErrorCode:      d.ErrorCode,
+		ErrorInfo:      d.ErrorInfo,
+		RejectRule:     d.RejectRule,
+		Shadow:         d.Shadow,
+		PolicyRevision: d.Revision,
+		FailMode:       d.FailMode,
+		Platform:       r.Platform,
+		ClientIP:       r.ClientIP,
+		ReceivedAt:     receivedAt.UTC(),
+		DecidedAt:      decidedAt.UTC(),
+	}
+	if ev.Members == nil {
+		ev.Members = []string{}
+	}
+	if !r.EventTime.IsZero() {
+		t := r.EventTime.UTC()
+		ev.EventTime = &t
+	}
+	return ev
+}
+
+// Membership is one membership callback, parsed by the ingress.
+type Membership struct {
+	App        string
+	Command    string // CommandAfterNewMemberJoin or CommandAfterMemberExit
+	GroupID    string
+	GroupType  string
+	Operator   string
+	Members    []string // NewMemberList or ExitMemberList
+	ChangeType string   // JoinType or ExitType
+	Platform   string
+	ClientIP   string
+	EventTime  time.Time
+}
+
+// NewMembershipEvent records a membership callback.
+func NewMembershipEvent(m *Membership, receivedAt time.Time) Event {
+	kind := KindMemberJoined
+	if m.Command == CommandAfterMemberExit {
+		kind = KindMemberExited
+	}
+	ev := Event{
+		Schema:     SchemaVersion,
+		ID:         NewEventID(),
+		Kind:       kind,
+		App:        m.App,
+		Command:    m.Command,
+		GroupID:    m.GroupID,
+		GroupType:  m.GroupType,
+		Operator:   m.Operator,
+		Members:    m.Members,
+		ChangeType: m.ChangeType,
+		Platform:   m.Platform,
+		ClientIP:   m.ClientIP,
+		ReceivedAt: receivedAt.UTC(),
+		DecidedAt:  receivedAt.UTC(),
+	}
+	if ev.Members == nil {
+		ev.Members = []string{}
+	}
+	if !m.EventTime.IsZero() {
+		t := m.EventTime.UTC()
+		ev.EventTime = &t
+	}
+	return ev
+}
