@@ -1,0 +1,21 @@
+// Command invitegate is the one binary of invitegate, and the composition
+// root: the only place that reads flags and environment variables and wires
+// the packages together with go.uber.org/fx.
+//
+// Place in the flow:
+//
+//	IM -> ingress -> decider -> JetStream -> projector -> Postgres and snapshot -> ingress
+//	      \_________________ all started, configured and stopped from here ____________/
+//
+// Subcommands:
+//
+//	invitegate run          every role in one process (embedded NATS without --nats-url)
+//	invitegate ingress      the callback server alone
+//	invitegate projector    the JetStream -> PostgreSQL projector alone
+//	invitegate migrate      up | down | status of the PostgreSQL schema
+//	invitegate policy check FILE
+//	invitegate loadgen      the IM traffic simulator
+//
+// Every flag --some-flag may also be set by the environment variable
+// INVITEGATE_SOME_FLAG; the flag wins. `invitegate CMD --help` lists them.
+package main

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// EnvPrefix prefixes the environment variable of every flag:
+// --sdkappid is INVITEGATE_SDKAPPID, --max-clock-skew is INVITEGATE_MAX_CLOCK_SKEW.
+const EnvPrefix = "INVITEGATE_"
+
+// EnvName returns the environment variable that sets the flag name.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// flags wraps a flag.FlagSet so that every flag also reads its environment
+// variable, and --help lists each with its variable and default.
+type flags struct {
+	fs      *flag.FlagSet
+	usage   string // "invitegate run [flags]"
+	summary string // one paragraph under the usage line
+	getenv  func(string) string
+}
+
+func newFlags(name, usage, summary string, getenv func(string) string) *flags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return &flags{fs: fs, usage: usage, summary: summary, getenv: getenv}
+}
+
+func (f *flags) String(p *string, name, def, help string) { f.fs.StringVar(p, name, def, help) }
+func (f *flags) Int(p *int, name string, def int, help string) {
+	f.fs.IntVar(p, name, def, help)
+}
+func (f *flags) Int64(p *int64, name string, def int64, help string) {
+	f.fs.Int64Var(p, name, def, help)
+}
+func (f *flags) Bool(p *bool, name string, def bool, help string) {
+	f.fs.BoolVar(p, name, def, help)
+}
+func (f *flags) Duration(p *time.Duration, name string, def time.Duration, help string) {
+	f.fs.DurationVar(p, name, def, help)
+}
+func (f *flags) Float(p *float64, name string, def float64, help string) {
+	f.fs.Float64Var(p, name, def, help)
+}
+
+// errHelp is returned by parse when --help was asked for; the usage has been
+// written to stdout.
+var errHelp = errors.New("help requested")
+
+// parse applies environment variables first, then the command line, so a
+// flag always wins over its variable. It returns the positional arguments.
+func (f *flags) parse(args []string, stdout io.Writer) ([]string, error) {
+	var envErr error
+	f.fs.VisitAll(func(fl *flag.Flag) {
+		if envErr != nil {
+			return
+		}
+		v := f.getenv(EnvName(fl.Name))
+		if v == "" {
+			return
+		}
+		if err := fl.Value.Set(v); err != nil {
+			envErr = fmt.Errorf("environment %s=%q: %w", EnvName(fl.Name), v, err)
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := f.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			f.writeUsage(stdout)
+			return nil, errHelp
+		}
+		return nil, fmt.Errorf("%s: %w (see --help)", f.fs.Name(), err)
+	}
+	return f.fs.Args(), nil
+}
+
+// writeUsage prints the usage line, the summary and every flag, sorted, with
+// its environment variable and default.
+func (f *flags) writeUsage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: %s\n\n", f.usage)
+	if f.summary != "" {
+		fmt.Fprintf(w, "%s\n\n", f.summary)
+	}
+	var all []*flag.Flag
+	f.fs.VisitAll(func(fl *flag.Flag) { all = append(all, fl) })
+	if len(all) == 0 {
+		return
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+	fmt.Fprintln(w, "Flags (each also read from its environment variable):")
+	for _, fl := range all {
+		kind, usage := flag.UnquoteUsage(fl)
+		line := "  --" + fl.Name
+		if kind != "" {
+			line += " " + kind
+		}
+		fmt.Fprintf(w, "%s\n      %s\n      env %s", line, usage, EnvName(fl.Name))
+		if fl.DefValue != "" && fl.DefValue != "0" && fl.DefValue != "false" && fl.DefValue != "0s" {
+			fmt.Fprintf(w, ", default %s", fl.DefValue)
+		}
+		fmt.Fprintln(w)
+	}
+}
