@@ -60,4 +60,3 @@ func NewMigrated(tb testing.TB) string {
 	}
 	return dsn
 }
-
