@@ -1,0 +1,37 @@
+// Package natsconn is the NATS side of the composition root: it starts the
+// embedded JetStream server when no URL is configured, opens the client
+// connection with reconnect-forever options, and creates or updates the
+// INVITEGATE_EVENTS stream.
+//
+// Place in the flow:
+//
+//	IM -> ingress -> decider -> [JetStream] -> projector -> Postgres and snapshot -> ingress
+//
+// The ingress outbox publishes event batches over the connection made here;
+// the projector consumes them from the stream ensured here.
+//
+// Without Config.URL, StartEmbedded runs nats-server in-process (JetStream on,
+// store under Embedded.StoreDir) and Connect reaches it through
+// nats.InProcessServer, so no TCP port is opened unless Embedded.ListenAddr is
+// set. With Config.URL, Connect dials it with the credentials and TLS files
+// given. Either way the connection reconnects forever (MaxReconnects -1),
+// retries a failed first connect in the background (RetryOnFailedConnect),
+// and logs disconnects, reconnects, closes and asynchronous errors.
+//
+// Durability caveats (see the pitfalls spec): a PubAck is only as durable as
+// the server's fsync policy. Production should run the server with
+// sync_interval always (Embedded.SyncAlways for the embedded one) and R3
+// streams. The stream's duplicate window (EventStreamConfig.Duplicates) must
+// cover the outbox's retry horizon; beyond it the projector's primary key on
+// the event id is the backstop.
+//
+// Usage without fx:
+//
+//	srv, err := natsconn.StartEmbedded(cfg.Embedded, logger) // only when cfg.URL == ""
+//	nc, err := natsconn.Connect(ctx, cfg, srv, logger)
+//	js, err := jetstream.New(nc)
+//	stream, err := natsconn.EnsureEventStream(ctx, js, natsconn.EventStreamConfig{})
+//
+// With fx, Module provides *server.Server (nil with a URL), *nats.Conn and
+// jetstream.JetStream from a supplied Config, and tears them down in reverse.
+package natsconn
