@@ -1,0 +1,196 @@
+package ingress
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/invitegate/invitegate/decider"
+)
+
+// Reasons label invitegate_callback_errors_total. The set is closed so that
+// no input can grow the metric's cardinality.
+const (
+	reasonMethod             = "method_not_allowed"
+	reasonNotFound           = "not_found"
+	reasonAppMismatch        = "app_mismatch"
+	reasonMissingSign        = "missing_sign"
+	reasonMissingRequestTime = "missing_request_time"
+	reasonBadRequestTime     = "bad_request_time"
+	reasonClockSkew          = "clock_skew"
+	reasonBadSign            = "bad_sign"
+	reasonMissingCommand     = "missing_command"
+	reasonCommandMismatch    = "command_mismatch"
+	reasonBodyTooLarge       = "body_too_large"
+	reasonBodyRead           = "body_read"
+	reasonMalformedJSON      = "malformed_json"
+	reasonNotObject          = "not_object"
+	reasonFieldType          = "field_type"
+	reasonMissingGroupID     = "missing_group_id"
+	reasonMissingOperator    = "missing_operator"
+	reasonBadMembers         = "bad_members"
+	reasonBadEventTime       = "bad_event_time"
+
+	// membershipReasonPrefix marks errors of membership callbacks, which are
+	// counted and logged but still answered OK (IM ignores the answer).
+	membershipReasonPrefix = "membership_"
+)
+
+// answeredReasons are the reasons of error answers.
+var answeredReasons = []string{
+	reasonMethod, reasonNotFound, reasonAppMismatch, reasonMissingSign, reasonMissingRequestTime,
+	reasonBadRequestTime, reasonClockSkew, reasonBadSign, reasonMissingCommand, reasonCommandMismatch,
+	reasonBodyTooLarge, reasonBodyRead, reasonMalformedJSON, reasonNotObject, reasonFieldType,
+	reasonMissingGroupID, reasonMissingOperator, reasonBadMembers, reasonBadEventTime,
+}
+
+// bodyReasons are the reasons a membership body can be refused for.
+var bodyReasons = []string{
+	reasonCommandMismatch, reasonBodyTooLarge, reasonBodyRead, reasonMalformedJSON, reasonNotObject,
+	reasonFieldType, reasonMissingGroupID, reasonBadMembers, reasonBadEventTime,
+}
+
+// callbackError is an error answer: an HTTP status, a metric reason and the
+// ErrorInfo text.
+type callbackError struct {
+	status int
+	reason string
+	info   string
+}
+
+func newCallbackError(status int, reason, info string) *callbackError {
+	return &callbackError{status: status, reason: reason, info: info}
+}
+
+func (e *callbackError) Error() string { return e.info }
+
+// Header values shared by every answer; net/http only reads them.
+var (
+	headerJSON  = []string{"application/json"}
+	headerAllow = []string{http.MethodPost}
+)
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooledBuf keeps rare huge buffers out of the pool.
+const maxPooledBuf = 64 << 10
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) > maxPooledBuf {
+		return
+	}
+	*b = (*b)[:0]
+	bufPool.Put(b)
+}
+
+// appendAnswer appends IM's answer: OK with code and info, and
+// RefusedMembers_Account when refused is not empty.
+func appendAnswer(b []byte, code int, info string, refused []decider.Refusal) []byte {
+	b = append(b, `{"ActionStatus":"OK","ErrorCode":`...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, `,"ErrorInfo":`...)
+	b = appendJSONString(b, info)
+	if len(refused) > 0 {
+		b = append(b, `,"RefusedMembers_Account":[`...)
+		for i, r := range refused {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, r.Member)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+// appendFail appends an error answer.
+func appendFail(b []byte, info string) []byte {
+	b = append(b, `{"ActionStatus":"FAIL","ErrorCode":1,"ErrorInfo":`...)
+	b = appendJSONString(b, info)
+	return append(b, '}')
+}
+
+const okAnswer = `{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}`
+
+// writeAnswer writes a JSON answer with an exact Content-Length, then
+// flushes it so that it leaves before any work done after the answer.
+func writeAnswer(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h["Content-Type"] = headerJSON
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	w.WriteHeader(status)
+	_, _ = w.Write(b) // a failed write is the client's loss; IM treats it as a timeout
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// writeFail writes e as an error answer.
+func writeFail(w http.ResponseWriter, e *callbackError) {
+	if e.status == http.StatusMethodNotAllowed {
+		w.Header()["Allow"] = headerAllow
+	}
+	bp := getBuf()
+	*bp = appendFail(*bp, e.info)
+	writeAnswer(w, e.status, *bp)
+	putBuf(bp)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string exactly as encoding/json
+// encodes it: HTML-safe (<, >, & escaped), invalid UTF-8 replaced by
+// \ufffd, U+2028 and U+2029 escaped.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

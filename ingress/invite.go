@@ -1,0 +1,92 @@
+package ingress
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/invitegate/invitegate/decider"
+)
+
+// serveInvite decides a Group.CallbackBeforeInviteJoinGroup callback,
+// answers it, and then hands its event to the sink.
+func (h *Handler) serveInvite(w http.ResponseWriter, r *http.Request, q *query, start time.Time) (string, *callbackError) {
+	bp := getBuf()
+	defer putBuf(bp)
+	if e := h.readBody(w, r, bp); e != nil {
+		return "", e
+	}
+	// One copy of the body backs every string of the request (and of its
+	// event), so that the buffer can be reused at once.
+	b, err := parseBody(string(*bp), inviteSpec)
+	if err != nil {
+		return "", badBody(err)
+	}
+	req, be := inviteRequest(&b, q)
+	if be != nil {
+		return "", badBody(be)
+	}
+	d := h.engine.Decide(&req)
+	code, info, refused := 0, "", []decider.Refusal(nil)
+	switch d.Outcome {
+	case decider.OutcomeReject:
+		code, info = max(d.ErrorCode, decider.DefaultRejectCode), d.ErrorInfo
+	case decider.OutcomePartial:
+		refused = d.Refused
+	}
+	*bp = appendAnswer((*bp)[:0], code, info, refused)
+	decidedAt := h.now()
+	writeAnswer(w, http.StatusOK, *bp)
+
+	h.metrics.decision(&d)
+	if h.sink != nil {
+		h.sink.Enqueue(decider.NewInviteEvent(&req, &d, start, decidedAt))
+	}
+	return string(d.Outcome), nil
+}
+
+// inviteRequest checks an invite body and builds its decider.Request.
+func inviteRequest(b *body, q *query) (decider.Request, *bodyError) {
+	switch {
+	case b.hasCommand && b.command != q.command:
+		return decider.Request{}, commandMismatch(b.command, q.command)
+	case b.groupID == "":
+		return decider.Request{}, &bodyError{reason: reasonMissingGroupID, msg: "missing GroupId"}
+	case b.operator == "":
+		return decider.Request{}, &bodyError{reason: reasonMissingOperator, msg: "missing Operator_Account"}
+	case !b.hasMembers:
+		return decider.Request{}, &bodyError{reason: reasonBadMembers, msg: "missing DestinationMembers"}
+	}
+	return decider.Request{
+		App:       q.app,
+		GroupID:   b.groupID,
+		GroupType: b.groupType,
+		Operator:  b.operator,
+		Members:   b.members,
+		Platform:  q.platform,
+		ClientIP:  q.clientIP,
+		EventTime: millisTime(b.eventTimeMs),
+	}, nil
+}
+
+func commandMismatch(body, query string) *bodyError {
+	return &bodyError{reason: reasonCommandMismatch,
+		msg: fmt.Sprintf("CallbackCommand %q in the body differs from %q in the query", clip(body), clip(query))}
+}
+
+// millisTime converts IM's EventTime; 0 (absent) is the zero time.
+func millisTime(ms int64) time.Time {
+	if ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// badBody turns a parse or validation error into a 400 (413 and read
+// errors never reach the parser).
+func badBody(err error) *callbackError {
+	if be, ok := err.(*bodyError); ok {
+		return newCallbackError(http.StatusBadRequest, be.reason, be.msg)
+	}
+	return newCallbackError(http.StatusBadRequest, reasonMalformedJSON, err.Error())
+}

@@ -1,0 +1,273 @@
+package ingress
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// body is what the ingress reads from a callback body. Its semantics, which
+// the fuzz test checks against encoding/json:
+//   - the body is one JSON object, valid as encoding/json accepts it;
+//   - keys match exactly (case-sensitive, after unescaping); unknown keys are
+//     skipped (but must be valid JSON); a repeated key's last value wins;
+//   - null means absent; a value of the wrong type is an error even when a
+//     later repetition of the key would be right;
+//   - the member list is an array of objects, each with a string
+//     Member_Account (other keys skipped);
+//   - EventTime is a JSON integer or a string of decimal digits, in
+//     milliseconds, that fits an int64.
+type body struct {
+	command, groupID, groupType, operator, changeType string
+	members                                           []string
+	eventTimeMs                                       int64
+
+	hasCommand, hasMembers bool
+}
+
+// bodySpec names the command-specific keys of a body.
+type bodySpec struct {
+	listKey   string // DestinationMembers, NewMemberList or ExitMemberList
+	changeKey string // JoinType or ExitType; "" for invites
+}
+
+var (
+	inviteSpec = bodySpec{listKey: "DestinationMembers"}
+	joinSpec   = bodySpec{listKey: "NewMemberList", changeKey: "JoinType"}
+	exitSpec   = bodySpec{listKey: "ExitMemberList", changeKey: "ExitType"}
+)
+
+// bodyError is a rejected body: reason labels the metric, msg is ErrorInfo.
+type bodyError struct {
+	reason string
+	msg    string
+}
+
+func (e *bodyError) Error() string { return e.msg }
+
+// parseBody parses s per spec. Strings in the result share s's memory.
+func parseBody(s string, spec bodySpec) (body, error) {
+	var b body
+	p := scanner{s: s}
+	switch p.peek() {
+	case 0:
+		if p.i >= len(s) {
+			return b, &bodyError{reason: reasonMalformedJSON, msg: "malformed JSON: empty body"}
+		}
+	case '{':
+	default:
+		if err := p.skipValue(0); err != nil {
+			return b, err
+		}
+		return b, &bodyError{reason: reasonNotObject, msg: "body is not a JSON object"}
+	}
+	if err := p.expect('{', "'{'"); err != nil {
+		return b, err
+	}
+	if p.peek() == '}' {
+		p.i++
+	} else if err := p.fields(&b, spec); err != nil {
+		return b, err
+	}
+	if p.peek() != 0 || p.i < len(s) {
+		return b, p.syntaxErr("end of body after the JSON object")
+	}
+	return b, nil
+}
+
+// fields reads the members of the top-level object up to its closing brace.
+func (p *scanner) fields(b *body, spec bodySpec) error {
+	for {
+		key, err := p.str()
+		if err != nil {
+			return err
+		}
+		if err := p.expect(':', "':' after object key"); err != nil {
+			return err
+		}
+		if err := p.field(b, spec, key); err != nil {
+			return err
+		}
+		switch p.peek() {
+		case ',':
+			p.i++
+		case '}':
+			p.i++
+			return nil
+		default:
+			return p.syntaxErr("',' or '}' after object member")
+		}
+	}
+}
+
+func (p *scanner) field(b *body, spec bodySpec, key string) error {
+	var err error
+	switch {
+	case key == "CallbackCommand":
+		b.command, b.hasCommand, err = p.optString(key)
+	case key == "GroupId":
+		b.groupID, _, err = p.optString(key)
+	case key == "Type":
+		b.groupType, _, err = p.optString(key)
+	case key == "Operator_Account":
+		b.operator, _, err = p.optString(key)
+	case key == "EventTime":
+		b.eventTimeMs, err = p.eventTime()
+	case key == spec.listKey:
+		b.members, b.hasMembers, err = p.memberList(key)
+	case spec.changeKey != "" && key == spec.changeKey:
+		b.changeType, _, err = p.optString(key)
+	default:
+		err = p.skipValue(1)
+	}
+	return err
+}
+
+// optString reads a string or null (reported as absent).
+func (p *scanner) optString(key string) (string, bool, error) {
+	if p.null() {
+		return "", false, nil
+	}
+	if p.peek() != '"' {
+		return "", false, p.typeErr(1, reasonFieldType, key, "a string")
+	}
+	v, err := p.str()
+	return v, err == nil, err
+}
+
+// typeErr skips the offending value (at the given container depth), so that
+// a syntax error inside it is reported first, and returns a type error.
+func (p *scanner) typeErr(depth int, reason, key, want string) error {
+	if err := p.skipValue(depth); err != nil {
+		return err
+	}
+	return &bodyError{reason: reason, msg: fmt.Sprintf("%s must be %s", key, want)}
+}
+
+// eventTime reads EventTime: null (0), an integer, or a string of digits.
+func (p *scanner) eventTime() (int64, error) {
+	var text string
+	switch c := p.peek(); {
+	case p.null():
+		return 0, nil
+	case c == '"':
+		s, err := p.str()
+		if err != nil {
+			return 0, err
+		}
+		text = s
+	case c == '-' || isDigit(c):
+		n, err := p.number()
+		if err != nil {
+			return 0, err
+		}
+		text = n
+	default:
+		return 0, p.typeErr(1, reasonBadEventTime, "EventTime", "a number or a numeric string")
+	}
+	ms, ok := parseMillis(text)
+	if !ok {
+		return 0, &bodyError{reason: reasonBadEventTime, msg: fmt.Sprintf("EventTime %q is not a non-negative integer of milliseconds", text)}
+	}
+	return ms, nil
+}
+
+// parseMillis accepts 1 to 19 decimal digits that fit an int64.
+func parseMillis(s string) (int64, bool) {
+	if s == "" || len(s) > 19 || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	ms, err := strconv.ParseInt(s, 10, 64)
+	return ms, err == nil
+}
+
+// memberList reads an array of {"Member_Account": "..."} objects, or null.
+func (p *scanner) memberList(key string) ([]string, bool, error) {
+	if p.null() {
+		return nil, false, nil
+	}
+	if p.peek() != '[' {
+		return nil, false, p.typeErr(1, reasonBadMembers, key, "an array of objects")
+	}
+	p.i++
+	// Every member holds the key once: counting it sizes the slice exactly
+	// in the usual case, with one allocation.
+	members := make([]string, 0, min(strings.Count(p.s[p.i:], `"Member_Account"`), (len(p.s)-p.i)/8))
+	if p.peek() == ']' {
+		p.i++
+		return members, true, nil
+	}
+	for {
+		m, err := p.member(key, len(members))
+		if err != nil {
+			return nil, false, err
+		}
+		members = append(members, m)
+		switch p.peek() {
+		case ',':
+			p.i++
+		case ']':
+			p.i++
+			return members, true, nil
+		default:
+			return nil, false, p.syntaxErr("',' or ']' after array element")
+		}
+	}
+}
+
+// member reads one element of a member list: an object whose string
+// Member_Account is returned.
+func (p *scanner) member(key string, idx int) (string, error) {
+	if p.peek() != '{' {
+		return "", p.typeErr(2, reasonBadMembers, fmt.Sprintf("%s[%d]", key, idx), "an object")
+	}
+	p.i++
+	var account string
+	has := false
+	if p.peek() == '}' {
+		p.i++
+	} else {
+		for done := false; !done; {
+			k, err := p.str()
+			if err != nil {
+				return "", err
+			}
+			if err := p.expect(':', "':' after object key"); err != nil {
+				return "", err
+			}
+			if k == "Member_Account" {
+				account, has, err = p.memberAccount(key, idx)
+			} else {
+				err = p.skipValue(3)
+			}
+			if err != nil {
+				return "", err
+			}
+			switch p.peek() {
+			case ',':
+				p.i++
+			case '}':
+				p.i++
+				done = true
+			default:
+				return "", p.syntaxErr("',' or '}' after object member")
+			}
+		}
+	}
+	if !has {
+		return "", &bodyError{reason: reasonBadMembers, msg: fmt.Sprintf("%s[%d] has no string Member_Account", key, idx)}
+	}
+	return account, nil
+}
+
+// memberAccount reads the value of Member_Account: a string, or null (absent).
+func (p *scanner) memberAccount(key string, idx int) (string, bool, error) {
+	if p.null() {
+		return "", false, nil
+	}
+	if p.peek() != '"' {
+		return "", false, p.typeErr(3, reasonBadMembers, fmt.Sprintf("%s[%d].Member_Account", key, idx), "a string")
+	}
+	v, err := p.str()
+	return v, err == nil, err
+}

@@ -1,0 +1,184 @@
+package ingress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// ErrStopped is returned by Start after Stop: a Server runs once.
+var ErrStopped = errors.New("ingress: server stopped")
+
+// Server runs the callback listener (Handler on CallbackPath) and the admin
+// listener (/metrics, /healthz, /readyz). It owns both serving goroutines.
+type Server struct {
+	cfg     Config
+	handler *Handler
+	logger  *slog.Logger
+
+	mu       sync.Mutex
+	started  bool
+	stopped  bool
+	servers  [2]*http.Server // callback, admin
+	addrs    [2]net.Addr
+	serving  sync.WaitGroup
+	stopErr  error
+	stopOnce sync.Once
+}
+
+// NewServer returns a Server for h, configured by cfg (defaults applied);
+// it binds nothing until Start.
+func NewServer(cfg Config, h *Handler) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return nil, errors.New("ingress server: nil Handler")
+	}
+	s := &Server{cfg: cfg, handler: h, logger: h.logger}
+	s.servers[0] = s.httpServer(s.callbackMux())
+	s.servers[1] = s.httpServer(s.adminMux())
+	return s, nil
+}
+
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+	}
+}
+
+// callbackMux serves the Handler on CallbackPath only.
+func (s *Server) callbackMux() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != s.cfg.CallbackPath {
+			s.handler.fail(w, r, "", newCallbackError(http.StatusNotFound, reasonNotFound,
+				fmt.Sprintf("no callback at %q: IM must post to %q", clip(r.URL.Path), s.cfg.CallbackPath)))
+			return
+		}
+		s.handler.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) adminMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.handler.registry, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelError),
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeAnswer(w, http.StatusOK, []byte(`{"alive":true}`))
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	return mux
+}
+
+// readyz answers 200 once the engine holds a policy snapshot, else 503.
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	snap := s.handler.engine.Snapshot()
+	if snap == nil {
+		writeAnswer(w, http.StatusServiceUnavailable,
+			[]byte(`{"ready":false,"reason":"no policy snapshot loaded"}`))
+		return
+	}
+	b := strconv.AppendUint([]byte(`{"ready":true,"policy_revision":`), snap.Revision(), 10)
+	writeAnswer(w, http.StatusOK, append(b, '}'))
+}
+
+// Start binds both listeners now, so that an address in use fails here,
+// and serves them in goroutines. Starting twice is a no-op; starting after
+// Stop returns ErrStopped.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.stopped:
+		return ErrStopped
+	case s.started:
+		return nil
+	}
+	var lc net.ListenConfig
+	var lns [2]net.Listener
+	for i, addr := range []string{s.cfg.HTTPAddr, s.cfg.AdminAddr} {
+		ln, err := lc.Listen(ctx, "tcp", addr)
+		if err != nil {
+			if lns[0] != nil {
+				_ = lns[0].Close()
+			}
+			return fmt.Errorf("ingress: listen on %s: %w", addr, err)
+		}
+		lns[i], s.addrs[i] = ln, ln.Addr()
+	}
+	s.started = true
+	for i, srv := range s.servers {
+		s.serving.Go(func() { s.serve(srv, lns[i]) })
+	}
+	s.logger.Info("ingress listening", slog.String("callback", "http://"+s.addrs[0].String()+s.cfg.CallbackPath),
+		slog.String("admin", s.addrs[1].String()))
+	return nil
+}
+
+// serve runs one http.Server until Stop; it logs an unexpected end.
+func (s *Server) serve(srv *http.Server, ln net.Listener) {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.logger.Error("ingress listener failed", slog.String("addr", ln.Addr().String()), slog.Any("error", err))
+	}
+}
+
+// Stop stops accepting connections, closes idle ones and waits for in-flight
+// requests to finish, within ctx's deadline and ShutdownTimeout. Past them
+// it closes the remaining connections and returns the context's error.
+// Stop is idempotent and safe before Start.
+func (s *Server) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		s.stopped = true
+		started := s.started
+		s.mu.Unlock()
+		if !started {
+			return
+		}
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
+		defer cancel()
+		var errs [2]error
+		var wg sync.WaitGroup
+		for i, srv := range s.servers {
+			wg.Go(func() {
+				if err := srv.Shutdown(ctx); err != nil {
+					_ = srv.Close()
+					errs[i] = fmt.Errorf("ingress: shut down %s: %w", s.addrs[i], err)
+				}
+			})
+		}
+		wg.Wait()
+		s.serving.Wait()
+		s.stopErr = errors.Join(errs[:]...)
+	})
+	return s.stopErr
+}
+
+// Addr returns the callback listener's bound address, or nil before Start.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addrs[0]
+}
+
+// AdminAddr returns the admin listener's bound address, or nil before Start.
+func (s *Server) AdminAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addrs[1]
+}
