@@ -1,7 +1,9 @@
 package ingress
 
 import (
+	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -98,7 +100,26 @@ type bundle struct {
 	engine *decider.Engine
 	reg    *prometheus.Registry
 	sink   *sinkFake
-	now    time.Time // the handler's clock
+	logs   *syncBuffer // the handler's JSON logs, debug level
+	now    time.Time   // the handler's clock
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // setup returns a Handler with testPolicy loaded (revision 7), a fixed clock
@@ -110,13 +131,16 @@ func setup(t *testing.T, mod ...func(*Config)) *bundle {
 		engine: decider.NewEngine(decider.FailOpen, nil),
 		reg:    prometheus.NewRegistry(),
 		sink:   &sinkFake{},
+		logs:   &syncBuffer{},
 		now:    time.Date(2022, 12, 9, 8, 26, 54, 0, time.UTC),
 	}
 	for _, m := range mod {
 		m(&b.cfg)
 	}
 	loadPolicy(t, b.engine, testPolicy, 7)
-	h, err := NewHandler(b.cfg, Deps{Engine: b.engine, Registry: b.reg, Sink: b.sink, Now: func() time.Time { return b.now }})
+	h, err := NewHandler(b.cfg, Deps{Engine: b.engine, Registry: b.reg, Sink: b.sink,
+		Logger: slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:    func() time.Time { return b.now }})
 	require.NoError(t, err)
 	b.h = h
 	return b

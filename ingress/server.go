@@ -119,9 +119,10 @@ func (s *Server) Start(ctx context.Context) error {
 			}
 			return fmt.Errorf("ingress: listen on %s: %w", addr, err)
 		}
-		lns[i], s.addrs[i] = ln, ln.Addr()
+		lns[i] = ln
 	}
 	s.started = true
+	s.addrs = [2]net.Addr{lns[0].Addr(), lns[1].Addr()}
 	for i, srv := range s.servers {
 		s.serving.Go(func() { s.serve(srv, lns[i]) })
 	}
