@@ -45,6 +45,9 @@ func (f *flags) Int(p *int, name string, def int, help string) {
 func (f *flags) Int64(p *int64, name string, def int64, help string) {
 	f.fs.Int64Var(p, name, def, help)
 }
+func (f *flags) Uint64(p *uint64, name string, def uint64, help string) {
+	f.fs.Uint64Var(p, name, def, help)
+}
 func (f *flags) Bool(p *bool, name string, def bool, help string) {
 	f.fs.BoolVar(p, name, def, help)
 }

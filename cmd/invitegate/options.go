@@ -1,0 +1,127 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/invitegate/invitegate/cmd/natsconn"
+	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/ingress"
+	"github.com/invitegate/invitegate/ingress/outbox"
+	"github.com/invitegate/invitegate/projector"
+)
+
+// logOptions are the flags every long-running command takes.
+type logOptions struct {
+	format string
+	level  string
+}
+
+func (o *logOptions) register(f *flags) {
+	f.String(&o.format, "log-format", "json", "log format: json or text")
+	f.String(&o.level, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+// ingressOptions are the flags of the callback server.
+type ingressOptions struct {
+	cfg        ingress.Config
+	policyFile string
+	failMode   string
+	eventsOff  bool
+	stopAfter  time.Duration
+}
+
+func (o *ingressOptions) register(f *flags) {
+	c := &o.cfg
+	f.String(&c.SdkAppID, "sdkappid", "", "the app's SDKAppID; callbacks for any other SdkAppid are answered 403 (required)")
+	f.String(&c.HTTPAddr, "http-addr", ingress.DefaultHTTPAddr, "host:port of the callback listener")
+	f.String(&c.AdminAddr, "admin-addr", ingress.DefaultAdminAddr, "host:port of the admin listener (/metrics, /healthz, /readyz)")
+	f.String(&c.CallbackPath, "callback-path", ingress.DefaultCallbackPath, "URL path IM posts callbacks to")
+	f.String(&c.CallbackToken, "callback-token", "", "callback authentication token from the IM console; when set, Sign and RequestTime are required")
+	f.Duration(&c.MaxClockSkew, "max-clock-skew", ingress.DefaultMaxClockSkew, "how far RequestTime may be from now before a signed callback is refused")
+	f.Int64(&c.MaxBodyBytes, "max-body-bytes", ingress.DefaultMaxBodyBytes, "largest callback body accepted; larger is answered 413")
+	f.Duration(&c.ReadHeaderTimeout, "read-header-timeout", ingress.DefaultReadHeaderTimeout, "bound on reading a request's headers")
+	f.Duration(&c.ReadTimeout, "read-timeout", ingress.DefaultReadTimeout, "bound on reading a whole request")
+	f.Duration(&c.WriteTimeout, "write-timeout", ingress.DefaultWriteTimeout, "bound on handling and writing an answer")
+	f.Duration(&c.IdleTimeout, "idle-timeout", ingress.DefaultIdleTimeout, "how long a kept-alive connection may idle")
+	f.Int(&c.MaxHeaderBytes, "max-header-bytes", ingress.DefaultMaxHeaderBytes, "bound on the request line and headers")
+	f.Duration(&c.ShutdownTimeout, "shutdown-timeout", ingress.DefaultShutdownTimeout, "bound on finishing in-flight callbacks at stop")
+	f.String(&o.policyFile, "policy", "", "policy file (YAML or JSON) loaded at start; without it the service answers by --fail-mode")
+	f.String(&o.failMode, "fail-mode", string(decider.FailOpen), "answer while no policy is loaded: open (allow) or closed (reject with ErrorCode 1)")
+	f.Bool(&o.eventsOff, "events-off", false, "do not publish events (no NATS needed); for benchmarks and emergencies")
+}
+
+func (o *ingressOptions) validate() error {
+	if o.cfg.SdkAppID == "" {
+		return usagef("--sdkappid (or %s) is required", EnvName("sdkappid"))
+	}
+	switch decider.FailMode(o.failMode) {
+	case decider.FailOpen, decider.FailClosed:
+	default:
+		return usagef("--fail-mode %q: want open or closed", o.failMode)
+	}
+	return nil
+}
+
+// natsOptions are the flags of the NATS connection and the event stream.
+type natsOptions struct {
+	cfg    natsconn.Config
+	stream natsconn.EventStreamConfig
+}
+
+func (o *natsOptions) register(f *flags, embedded bool) {
+	c := &o.cfg
+	help := "NATS URL (or comma-separated URLs)"
+	if embedded {
+		help += "; empty: embed a NATS server with JetStream, store under --data-dir"
+	}
+	f.String(&c.URL, "nats-url", "", help)
+	f.String(&c.CredsFile, "nats-creds", "", "NATS credentials file (JWT and nkey seed)")
+	f.String(&c.NKeyFile, "nats-nkey", "", "file holding an nkey seed")
+	f.String(&c.TLSCA, "nats-tls-ca", "", "PEM file of CAs that verify the NATS server")
+	f.String(&c.TLSCert, "nats-tls-cert", "", "PEM client certificate for NATS (with --nats-tls-key)")
+	f.String(&c.TLSKey, "nats-tls-key", "", "PEM key of --nats-tls-cert")
+	f.String(&c.Name, "nats-name", natsconn.DefaultName, "connection name shown by the NATS server")
+	if embedded {
+		f.String(&c.Embedded.ListenAddr, "embedded-nats-addr", "", "host:port on which the embedded NATS server also listens; empty: in-process only")
+		f.Bool(&c.Embedded.SyncAlways, "embedded-nats-sync-always", false, "fsync every JetStream write of the embedded server before acknowledging (sync_interval: always)")
+	}
+	f.Int(&o.stream.Replicas, "js-replicas", natsconn.DefaultReplicas, "replicas of the INVITEGATE_EVENTS stream (3 in a production cluster)")
+	f.Duration(&o.stream.MaxAge, "events-max-age", natsconn.DefaultMaxAge, "how long events stay in the stream; the projector must catch up within it")
+	f.Duration(&o.stream.Duplicates, "events-duplicate-window", natsconn.DefaultDuplicates, "stream dedup window on batch ids; must cover the outbox's retry horizon")
+}
+
+// outboxOptions are the flags of the event outbox and its spool.
+type outboxOptions struct{ cfg outbox.Config }
+
+func (o *outboxOptions) register(f *flags) {
+	c := &o.cfg
+	f.Int(&c.MaxBatchEvents, "outbox-batch-events", outbox.DefaultMaxBatchEvents, "most events in one published batch (one NATS message)")
+	f.Duration(&c.BatchDelay, "outbox-batch-delay", outbox.DefaultBatchDelay, "longest an event waits for its batch to fill")
+	f.Int(&c.MaxInFlight, "outbox-max-in-flight", outbox.DefaultMaxInFlight, "batches awaiting their PubAck at once")
+	f.Duration(&c.AckTimeout, "outbox-ack-timeout", outbox.DefaultAckTimeout, "wait for a PubAck before re-publishing a batch with the same id")
+	f.Int64(&c.MaxMemoryBytes, "outbox-max-memory-bytes", outbox.DefaultMaxMemoryBytes, "unacknowledged batches kept in memory before spilling to the spool")
+	f.Int64(&c.SpoolMaxBytes, "spool-max-bytes", outbox.DefaultSpoolMaxBytes, "disk spool bound; beyond it events are dropped and counted")
+	f.Duration(&c.FlushTimeout, "outbox-flush-timeout", outbox.DefaultFlushTimeout, "at stop, wait this long for PubAcks before spooling the rest")
+}
+
+// projectorOptions are the flags of the projector.
+type projectorOptions struct{ cfg projector.Config }
+
+func (o *projectorOptions) register(f *flags) {
+	c := &o.cfg
+	f.String(&c.DatabaseURL, "database-url", projector.DefaultDatabaseURL, "PostgreSQL URL; the database is created if missing and the user may")
+	f.String(&c.Consumer, "consumer", projector.DefaultConsumer, "durable consumer name shared by every projector")
+	f.Int(&c.BatchSize, "batch-size", projector.DefaultBatchSize, "most events written in one transaction")
+	f.Duration(&c.BatchWait, "batch-wait", projector.DefaultBatchWait, "longest a batch waits to fill")
+	f.Int(&c.InFlight, "projector-in-flight", projector.DefaultInFlight, "batches written at once, each in its own transaction")
+	f.Int(&c.MaxDeliver, "max-deliver", projector.DefaultMaxDeliver, "deliveries of a message that fails to store before it goes to dead_letters")
+	f.Bool(&c.NoMigrate, "no-migrate", false, "do not migrate the database at start")
+}
+
+// dataDirOption is shared by the outbox spool and the embedded NATS store.
+func registerDataDir(f *flags, p *string) {
+	f.String(p, "data-dir", "./.data", "directory for the outbox spool and the embedded NATS store")
+}
+
+func natsStoreDir(dataDir string) string { return fmt.Sprintf("%s/nats", dataDir) }

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/invitegate/invitegate/migrations"
+)
+
+func cmdRun(ctx context.Context, e env, args []string) error {
+	var (
+		lo      logOptions
+		in      ingressOptions
+		no      natsOptions
+		ob      outboxOptions
+		po      projectorOptions
+		dataDir string
+	)
+	f := newFlags("run", "invitegate run [flags]",
+		"Runs every role in one process: the callback server, the event outbox and the projector.\n"+
+			"Without --nats-url it embeds a NATS server with JetStream (store under --data-dir).", e.getenv)
+	lo.register(f)
+	in.register(f)
+	no.register(f, true)
+	ob.register(f)
+	po.register(f)
+	registerDataDir(f, &dataDir)
+	if _, err := parseFlags(f, args, e); err != nil {
+		return err
+	}
+	if err := in.validate(); err != nil {
+		return err
+	}
+	logger, err := newLogger(e.stderr, lo.format, lo.level)
+	if err != nil {
+		return usageError{err}
+	}
+	cfg := appConfig{ingress: &in, nats: &no, outbox: &ob, projector: &po}
+	if in.eventsOff {
+		cfg.outbox = nil
+	}
+	no.cfg.Embedded.StoreDir = natsStoreDir(dataDir)
+	ob.cfg.DataDir = dataDir
+	return runApp(ctx, logger, appOptions(cfg, logger))
+}
+
+func cmdIngress(ctx context.Context, e env, args []string) error {
+	var (
+		lo      logOptions
+		in      ingressOptions
+		no      natsOptions
+		ob      outboxOptions
+		dataDir string
+	)
+	f := newFlags("ingress", "invitegate ingress [flags]",
+		"Runs the callback server alone: decides every Group.CallbackBeforeInviteJoinGroup from the\n"+
+			"in-memory policy and publishes events to JetStream at --nats-url (embedded without it).", e.getenv)
+	lo.register(f)
+	in.register(f)
+	no.register(f, true)
+	ob.register(f)
+	registerDataDir(f, &dataDir)
+	if _, err := parseFlags(f, args, e); err != nil {
+		return err
+	}
+	if err := in.validate(); err != nil {
+		return err
+	}
+	logger, err := newLogger(e.stderr, lo.format, lo.level)
+	if err != nil {
+		return usageError{err}
+	}
+	no.cfg.Embedded.StoreDir = natsStoreDir(dataDir)
+	ob.cfg.DataDir = dataDir
+	cfg := appConfig{ingress: &in, nats: &no, outbox: &ob}
+	if in.eventsOff {
+		cfg.nats, cfg.outbox = nil, nil
+	} else if no.cfg.URL == "" {
+		logger.Warn("no --nats-url: embedding a NATS server; events stay on this machine unless a projector connects to --embedded-nats-addr")
+	}
+	return runApp(ctx, logger, appOptions(cfg, logger))
+}
+
+func cmdProjector(ctx context.Context, e env, args []string) error {
+	var (
+		lo logOptions
+		no natsOptions
+		po projectorOptions
+		ao adminOptions
+	)
+	f := newFlags("projector", "invitegate projector [flags]",
+		"Runs the projector alone: a durable JetStream consumer writing events into PostgreSQL.", e.getenv)
+	lo.register(f)
+	no.register(f, false)
+	po.register(f)
+	ao.register(f)
+	if _, err := parseFlags(f, args, e); err != nil {
+		return err
+	}
+	if no.cfg.URL == "" {
+		return usagef("--nats-url (or %s) is required", EnvName("nats-url"))
+	}
+	logger, err := newLogger(e.stderr, lo.format, lo.level)
+	if err != nil {
+		return usageError{err}
+	}
+	return runApp(ctx, logger, appOptions(appConfig{nats: &no, projector: &po, admin: &ao}, logger))
+}
+
+func cmdMigrate(ctx context.Context, e env, args []string) error {
+	var dsn string
+	f := newFlags("migrate", "invitegate migrate up|down|status [flags]",
+		"Migrates the PostgreSQL schema (invitegate) with the SQL embedded in the binary.\n"+
+			"up: apply every pending migration (creating the database if missing); down: roll back\n"+
+			"the newest one; status: list migrations and whether each is applied.", e.getenv)
+	f.String(&dsn, "database-url", "postgres://postgres@127.0.0.1:5432/invitegate?sslmode=disable", "PostgreSQL URL")
+	rest, err := parseFlags(f, args, e)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usagef("migrate: want one of up, down, status")
+	}
+	var report migrations.Report
+	switch rest[0] {
+	case "up":
+		if err := migrations.EnsureDatabase(ctx, dsn); err != nil {
+			return err
+		}
+		report, err = migrations.Up(ctx, dsn)
+	case "down":
+		report, err = migrations.Down(ctx, dsn)
+	case "status":
+		report, err = migrations.Status(ctx, dsn)
+	default:
+		return usagef("migrate: unknown subcommand %q (want up, down or status)", rest[0])
+	}
+	if s := strings.TrimSpace(report.String()); s != "" {
+		fmt.Fprintln(e.stdout, s)
+	}
+	return err
+}
