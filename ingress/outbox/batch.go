@@ -1,0 +1,59 @@
+package outbox
+
+import (
+	"bytes"
+	"strconv"
+
+	"github.com/invitegate/invitegate/decider"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// batchOverhead is what a batch costs in memory beyond its body.
+const batchOverhead = 256
+
+// batchKey groups events: one open batch per app and kind, hence per subject.
+type batchKey struct{ app, kind string }
+
+// batch is one NATS message: NDJSON events of one subject under one id.
+// Once sealed its id, subject and data never change, so every re-publish
+// sends the same bytes under the same Nats-Msg-Id.
+type batch struct {
+	id      string
+	subject string
+	data    []byte
+	events  int
+	opened  int64    // unix nanos of the first event, for BatchDelay
+	seg     *segment // the spool segment holding this batch, or nil
+	header  nats.Header
+}
+
+func (b *batch) size() int64 { return int64(len(b.data)) + batchOverhead }
+
+// msg builds the NATS message; the header is made once per batch.
+func (b *batch) msg() *nats.Msg {
+	if b.header == nil {
+		b.header = nats.Header{
+			jetstream.MsgIDHeader:          {b.id},
+			jetstream.ExpectedStreamHeader: {decider.EventStream},
+			decider.HeaderSchema:           {strconv.Itoa(decider.SchemaVersion)},
+			decider.HeaderCount:            {strconv.Itoa(b.events)},
+			decider.HeaderContent:          {decider.ContentType},
+		}
+	}
+	return &nats.Msg{Subject: b.subject, Data: b.data, Header: b.header}
+}
+
+// split cuts b in two at the line boundary after half its events. The
+// halves get ids derived from b's (b.id+".1", b.id+".2"), so a batch split
+// again after a restart gets the same ids and stays deduplicated.
+func (b *batch) split() (*batch, *batch) {
+	half := b.events / 2
+	cut := 0
+	for range half {
+		cut += bytes.IndexByte(b.data[cut:], '\n') + 1
+	}
+	first := &batch{id: b.id + ".1", subject: b.subject, data: b.data[:cut:cut], events: half}
+	second := &batch{id: b.id + ".2", subject: b.subject, data: b.data[cut:], events: b.events - half}
+	return first, second
+}

@@ -1,0 +1,147 @@
+package outbox
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/invitegate/invitegate/cmd/natsconn"
+)
+
+// Config sizes the outbox. Zero fields take the defaults below.
+type Config struct {
+	// DataDir holds the spool, under DataDir/spool. Default "./.data".
+	DataDir string
+	// MaxBatchEvents seals a batch at this many events. Default 256.
+	MaxBatchEvents int
+	// MaxBatchBytes seals a batch before its body would exceed this size.
+	// Default 512 KiB; keep it under the server's max_payload (1 MiB by
+	// default): a batch the server refuses as too large is split in two.
+	MaxBatchBytes int
+	// BatchDelay seals a batch this long after its first event. Default 5 ms.
+	BatchDelay time.Duration
+	// MaxInFlight is how many batches await their PubAck at once. Default 32.
+	MaxInFlight int
+	// AckTimeout is how long one publish waits for its PubAck before the
+	// batch is re-published with the same id. Default 5 s.
+	AckTimeout time.Duration
+	// RetryMinBackoff and RetryMaxBackoff bound the pause between attempts
+	// of one batch (doubling, with jitter). Defaults 50 ms and 5 s. A
+	// reconnect cuts the pause short.
+	RetryMinBackoff time.Duration
+	RetryMaxBackoff time.Duration
+	// MaxMemoryBytes bounds the unacknowledged batches held in memory;
+	// beyond it sealed batches go to the disk spool. Default 64 MiB.
+	MaxMemoryBytes int64
+	// SpoolMaxBytes bounds the spool on disk; a batch that does not fit is
+	// dropped and counted in invitegate_events_dropped_total{reason="spool_full"}.
+	// Default 1 GiB.
+	SpoolMaxBytes int64
+	// SpoolSegmentBytes is the size at which a spool segment file is closed
+	// and a new one started. Default 4 MiB.
+	SpoolSegmentBytes int64
+	// SpoolSyncInterval is how often the open spool segment is fsynced while
+	// it has unsynced writes (segments are also fsynced when closed and at
+	// Stop). Default 1 s.
+	SpoolSyncInterval time.Duration
+	// FlushTimeout bounds how long Stop waits for the PubAcks of what is in
+	// memory before writing the rest to the spool. Default 10 s.
+	FlushTimeout time.Duration
+	// Stream is the event stream ensured at Start. Its Duplicates window
+	// must cover the retry horizon (see natsconn.EventStreamConfig).
+	Stream natsconn.EventStreamConfig
+}
+
+// Defaults.
+const (
+	DefaultDataDir           = "./.data"
+	DefaultMaxBatchEvents    = 256
+	DefaultMaxBatchBytes     = 512 << 10
+	DefaultBatchDelay        = 5 * time.Millisecond
+	DefaultMaxInFlight       = 32
+	DefaultAckTimeout        = 5 * time.Second
+	DefaultRetryMinBackoff   = 50 * time.Millisecond
+	DefaultRetryMaxBackoff   = 5 * time.Second
+	DefaultMaxMemoryBytes    = 64 << 20
+	DefaultSpoolMaxBytes     = 1 << 30
+	DefaultSpoolSegmentBytes = 4 << 20
+	DefaultSpoolSyncInterval = time.Second
+	DefaultFlushTimeout      = 10 * time.Second
+
+	maxBatchBytesLimit = 64 << 20 // NATS's own ceiling on max_payload
+)
+
+// ErrInvalidConfig is wrapped by every Config validation error.
+var ErrInvalidConfig = errors.New("invalid outbox config")
+
+func (c Config) withDefaults() Config {
+	c.DataDir = cmp.Or(c.DataDir, DefaultDataDir)
+	c.MaxBatchEvents = cmp.Or(c.MaxBatchEvents, DefaultMaxBatchEvents)
+	c.MaxBatchBytes = cmp.Or(c.MaxBatchBytes, DefaultMaxBatchBytes)
+	c.BatchDelay = cmp.Or(c.BatchDelay, DefaultBatchDelay)
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, DefaultMaxInFlight)
+	c.AckTimeout = cmp.Or(c.AckTimeout, DefaultAckTimeout)
+	c.RetryMinBackoff = cmp.Or(c.RetryMinBackoff, DefaultRetryMinBackoff)
+	c.RetryMaxBackoff = cmp.Or(c.RetryMaxBackoff, DefaultRetryMaxBackoff)
+	c.MaxMemoryBytes = cmp.Or(c.MaxMemoryBytes, DefaultMaxMemoryBytes)
+	c.SpoolMaxBytes = cmp.Or(c.SpoolMaxBytes, DefaultSpoolMaxBytes)
+	c.SpoolSegmentBytes = cmp.Or(c.SpoolSegmentBytes, DefaultSpoolSegmentBytes)
+	c.SpoolSyncInterval = cmp.Or(c.SpoolSyncInterval, DefaultSpoolSyncInterval)
+	c.FlushTimeout = cmp.Or(c.FlushTimeout, DefaultFlushTimeout)
+	c.Stream = c.Stream.WithDefaults()
+	return c
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+}
+
+// RetryHorizon is the longest a lost PubAck goes unnoticed before the batch
+// is re-published with the same id while NATS stays reachable: one ack
+// timeout plus the longest backoff. The stream's duplicate window must be at
+// least twice that; longer outages are covered as long as they are shorter
+// than the window, and beyond it by the projector's primary key.
+func (c Config) RetryHorizon() time.Duration {
+	c = c.withDefaults()
+	return c.AckTimeout + c.RetryMaxBackoff
+}
+
+// validate checks c after defaults.
+func (c Config) validate() error {
+	switch {
+	case c.MaxBatchEvents < 1:
+		return invalid("max batch events %d < 1", c.MaxBatchEvents)
+	case c.MaxBatchBytes < 1 || c.MaxBatchBytes > maxBatchBytesLimit:
+		return invalid("max batch bytes %d not in 1..%d", c.MaxBatchBytes, maxBatchBytesLimit)
+	case c.BatchDelay < 0:
+		return invalid("batch delay %s is negative", c.BatchDelay)
+	case c.MaxInFlight < 1:
+		return invalid("max in flight %d < 1", c.MaxInFlight)
+	case c.AckTimeout < 0:
+		return invalid("ack timeout %s is negative", c.AckTimeout)
+	case c.RetryMinBackoff < 0 || c.RetryMaxBackoff < c.RetryMinBackoff:
+		return invalid("retry backoff %s..%s is not a range", c.RetryMinBackoff, c.RetryMaxBackoff)
+	case c.MaxMemoryBytes < int64(c.MaxBatchBytes):
+		return invalid("max memory bytes %d < max batch bytes %d", c.MaxMemoryBytes, c.MaxBatchBytes)
+	case c.SpoolSegmentBytes < 1:
+		return invalid("spool segment bytes %d < 1", c.SpoolSegmentBytes)
+	case c.SpoolMaxBytes < 0:
+		return invalid("spool max bytes %d is negative", c.SpoolMaxBytes)
+	case c.SpoolSyncInterval < 0:
+		return invalid("spool sync interval %s is negative", c.SpoolSyncInterval)
+	case c.FlushTimeout < 0:
+		return invalid("flush timeout %s is negative", c.FlushTimeout)
+	}
+	if err := c.Stream.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if min := 2 * c.RetryHorizon(); c.Stream.Duplicates < min {
+		return invalid("stream duplicate window %s shorter than twice the retry horizon (ack timeout %s + max backoff %s)",
+			c.Stream.Duplicates, c.AckTimeout, c.RetryMaxBackoff)
+	}
+	return nil
+}
+
+func (c Config) spoolDir() string { return filepath.Join(c.DataDir, "spool") }

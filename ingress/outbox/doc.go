@@ -1,0 +1,76 @@
+// Package outbox gets every decided callback's event into JetStream without
+// making IM's answer wait for NATS, and without losing it when NATS, the
+// network or the process goes away.
+//
+// Place in the flow:
+//
+//	IM -> ingress -> decider -> [outbox] -> JetStream -> projector -> Postgres and snapshot -> ingress
+//
+// # Batches
+//
+// Enqueue encodes the event (decider.AppendEvent) and appends it, under a
+// short lock, to the open batch of its app and kind, which is one subject
+// (decider.EventSubject). A batch is sealed at MaxBatchEvents events, before
+// it would pass MaxBatchBytes, or BatchDelay after its first event. One batch
+// is one NATS message: NDJSON body, a Nats-Msg-Id (its batch id), the
+// Invitegate-Schema/Invitegate-Events/Content-Type headers of decider/batch.go
+// and Nats-Expected-Stream. So one publish, one PubAck, one fsync and one
+// dedup entry cover up to MaxBatchEvents callbacks: a server fsyncing every
+// message (~5,000 msgs/s here) still takes far more events per second than
+// the ingress produces.
+//
+// # Acknowledgement and retries
+//
+// MaxInFlight publishers each take the oldest sealed batch and publish it
+// (jetstream PublishMsg, bounded by AckTimeout) until a PubAck. A batch stays
+// in the outbox until then; on an error, a timeout or a disconnect it is
+// re-published with the same id and the same bytes, after a backoff
+// (RetryMinBackoff doubling to RetryMaxBackoff, jittered) that a reconnect
+// cuts short. While disconnected nothing is sent (the client's reconnect
+// buffer would only fill with copies). A re-publish inside the stream's
+// duplicate window is dropped by the server (PubAck.Duplicate); Config
+// validation requires the window to be at least twice RetryHorizon, and the
+// projector's primary key on the event id covers what comes later (a batch
+// re-published after an outage longer than the window). A batch the client
+// refuses as larger than the server's max_payload is split in halves with
+// derived ids; a single event that large is dropped (reason "too_large").
+//
+// # Memory bound and spool
+//
+// Unacknowledged batches in memory are bounded by MaxMemoryBytes. A batch
+// sealed beyond it, or while the spool still holds batches (so order is
+// kept), is written to the spool: segment files under DataDir/spool, each a
+// run of records framed with a magic, a length and a CRC-32C (record.go).
+// As memory frees, spooled batches are loaded back oldest first and published
+// under their original ids (so replay happens on reconnect, and at the next
+// Start for what a previous run left). A segment is deleted when all its
+// records are acknowledged. Fsync policy: the open segment is fsynced every
+// SpoolSyncInterval (1 s), on rotation and at Stop; a killed process loses
+// nothing, a power loss can lose the last interval.
+//
+// When the spool would pass SpoolMaxBytes, the batch is dropped: its events
+// are counted in invitegate_events_dropped_total{reason="spool_full"} and an
+// error is logged (at most one line per 10 s per reason, with the count).
+// Damaged spool data (bad checksum or framing, a torn tail after a crash) is
+// logged, counted in invitegate_spool_corrupt_records_total and skipped; the
+// records around it are kept.
+//
+// # Lifecycle
+//
+//	o, err := outbox.New(cfg, js, nc, registry, logger)
+//	err = o.Start(ctx)    // opens the spool, starts publishing; does not wait for NATS
+//	o.Enqueue(ev)         // from the callback path, any goroutine
+//	err = o.Stop(ctx)     // flush up to FlushTimeout, spool the rest
+//
+// Start ensures the INVITEGATE_EVENTS stream (natsconn.EnsureEventStream
+// with Config.Stream) in the background, as soon as NATS is reachable.
+// Stop gives up flushing at once if NATS is not connected. Events enqueued
+// after Stop are dropped and counted (reason "stopped"), so the ingress must
+// stop first; Enqueue before Start is fine. A spool directory must not be
+// shared by two processes.
+//
+// Metrics: invitegate_events_enqueued_total{kind}, _events_published_total,
+// _events_dropped_total{reason}, _outbox_events, _spool_bytes, _spool_events,
+// _spool_corrupt_records_total, _publish_batches_total{result} (ok,
+// duplicate, error) and _publish_batch_duration_seconds.
+package outbox

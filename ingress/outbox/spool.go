@@ -1,0 +1,229 @@
+package outbox
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// The spool is a directory of segment files named <seq>.seg, each a run of
+// records (see record.go), written in order and replayed oldest first.
+// A segment is deleted once every record in it has been loaded and
+// acknowledged; a partly acknowledged segment is kept whole, so after a
+// restart its acknowledged records are published again under their
+// original ids (dropped by the stream's duplicate window, or by the
+// projector's primary key beyond it).
+//
+// Fsync policy: the open segment is fsynced every SpoolSyncInterval while it
+// has unsynced writes, when it is closed (rotation) and at Stop. A killed
+// process loses nothing written (the OS has it); a power loss can lose the
+// last interval of spooled batches, as it loses whatever was only in memory.
+//
+// Only the outbox's spool goroutine (and Start/Stop while it is not running)
+// touch files; the counters of a segment are guarded by the outbox's mutex.
+type spool struct {
+	dir      string
+	segBytes int64
+	segs     []*segment // oldest first
+	cur      *segment   // the segment being written, or nil
+	nextSeq  uint64
+	bytes    int64 // total size of the segment files
+	dirty    bool  // cur has writes not yet fsynced
+}
+
+type segment struct {
+	seq     uint64
+	path    string
+	size    int64
+	refs    []recordRef
+	next    int // index in refs of the next record to load
+	pending int // loaded records not yet acknowledged
+	f       *os.File
+}
+
+// unreadEvents counts the events of records not loaded yet.
+func (s *segment) unreadEvents() (n int) {
+	for _, r := range s.refs[s.next:] {
+		n += r.events
+	}
+	return n
+}
+
+func (s *segment) finished() bool { return s.next == len(s.refs) && s.pending == 0 }
+
+const segSuffix = ".seg"
+
+// openSpool scans the segments in dir, reporting damaged stretches to
+// onCorrupt; segments without a good record are removed.
+func openSpool(dir string, segBytes int64, onCorrupt func(path string, c corruption)) (*spool, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create spool dir: %w", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read spool dir: %w", err)
+	}
+	sp := &spool{dir: dir, segBytes: segBytes, nextSeq: 1}
+	for _, e := range entries {
+		seq, err := strconv.ParseUint(strings.TrimSuffix(e.Name(), segSuffix), 10, 64)
+		if e.IsDir() || !strings.HasSuffix(e.Name(), segSuffix) || err != nil {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read spool segment: %w", err)
+		}
+		refs, bad := scanSegment(data)
+		for _, c := range bad {
+			onCorrupt(path, c)
+		}
+		sp.nextSeq = max(sp.nextSeq, seq+1)
+		if len(refs) == 0 {
+			if err := os.Remove(path); err != nil {
+				return nil, fmt.Errorf("remove empty spool segment: %w", err)
+			}
+			continue
+		}
+		sp.segs = append(sp.segs, &segment{seq: seq, path: path, size: int64(len(data)), refs: refs})
+		sp.bytes += int64(len(data))
+	}
+	slices.SortFunc(sp.segs, func(a, b *segment) int { return compareUint(a.seq, b.seq) })
+	return sp, nil
+}
+
+func compareUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// write appends rec (a framed record of events events) to the current
+// segment, starting one if needed, and rotates it once it is full.
+func (sp *spool) write(rec []byte, events int) error {
+	if sp.cur == nil {
+		seg := &segment{seq: sp.nextSeq, path: filepath.Join(sp.dir, fmt.Sprintf("%020d%s", sp.nextSeq, segSuffix))}
+		f, err := os.OpenFile(seg.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return fmt.Errorf("create spool segment: %w", err)
+		}
+		sp.nextSeq++
+		seg.f = f
+		sp.cur = seg
+		sp.segs = append(sp.segs, seg)
+	}
+	seg := sp.cur
+	n, err := seg.f.WriteAt(rec, seg.size)
+	seg.size += int64(n)
+	sp.bytes += int64(n)
+	sp.dirty = true
+	if err != nil {
+		// The torn record is skipped by the next scan; write on in a new segment.
+		return errors.Join(fmt.Errorf("write spool segment: %w", err), sp.rotate())
+	}
+	seg.refs = append(seg.refs, recordRef{off: seg.size - int64(n), size: n, events: events})
+	if seg.size >= sp.segBytes {
+		return sp.rotate()
+	}
+	return nil
+}
+
+// rotate fsyncs and closes the current segment; the next write starts a new one.
+func (sp *spool) rotate() error {
+	seg := sp.cur
+	if seg == nil {
+		return nil
+	}
+	err := sp.sync()
+	sp.cur = nil
+	if cerr := seg.f.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close spool segment: %w", cerr)
+	}
+	seg.f = nil
+	return err
+}
+
+// sync fsyncs the current segment if it has unsynced writes.
+func (sp *spool) sync() error {
+	if sp.cur == nil || !sp.dirty {
+		return nil
+	}
+	sp.dirty = false
+	if err := sp.cur.f.Sync(); err != nil {
+		return fmt.Errorf("fsync spool segment: %w", err)
+	}
+	return nil
+}
+
+// read loads the record at ref of seg.
+func (sp *spool) read(seg *segment, ref recordRef) (*batch, error) {
+	if seg.f == nil {
+		f, err := os.Open(seg.path)
+		if err != nil {
+			return nil, fmt.Errorf("open spool segment: %w", err)
+		}
+		seg.f = f
+	}
+	buf := make([]byte, ref.size)
+	if n, err := seg.f.ReadAt(buf, ref.off); n < len(buf) {
+		return nil, fmt.Errorf("read spool segment: %w", cmp.Or(err, io.ErrUnexpectedEOF))
+	}
+	payload, err := checkRecord(buf)
+	if err != nil {
+		return nil, err
+	}
+	b, err := decodeRecord(payload)
+	if err != nil {
+		return nil, err
+	}
+	b.seg = seg
+	return b, nil
+}
+
+// doneReading closes seg's file once every record is loaded (unless it is
+// still being written).
+func (sp *spool) doneReading(seg *segment) {
+	if seg != sp.cur && seg.f != nil && seg.next == len(seg.refs) {
+		seg.f.Close()
+		seg.f = nil
+	}
+}
+
+// remove deletes a finished segment.
+func (sp *spool) remove(seg *segment) error {
+	if seg == sp.cur {
+		sp.cur, sp.dirty = nil, false
+	}
+	if seg.f != nil {
+		seg.f.Close()
+		seg.f = nil
+	}
+	sp.segs = slices.DeleteFunc(sp.segs, func(s *segment) bool { return s == seg })
+	sp.bytes -= seg.size
+	if err := os.Remove(seg.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove spool segment: %w", err)
+	}
+	return nil
+}
+
+// close fsyncs the current segment and closes every file.
+func (sp *spool) close() error {
+	err := sp.rotate()
+	for _, seg := range sp.segs {
+		if seg.f != nil {
+			seg.f.Close()
+			seg.f = nil
+		}
+	}
+	return err
+}

@@ -1,0 +1,153 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// runSpool owns the spool files while the outbox runs: it writes the
+// batches that did not fit in memory, loads spooled batches back into
+// memory as room frees (replay, oldest first: new batches keep going to the
+// spool until it is drained, so the order of batches is kept), deletes
+// finished segments, and fsyncs on SpoolSyncInterval.
+func (o *Outbox) runSpool(ctx context.Context) {
+	defer o.wg.Done()
+	tick := time.NewTicker(o.cfg.SpoolSyncInterval)
+	defer tick.Stop()
+	for {
+		o.writeSpill()
+		o.replay()
+		o.removeFinished()
+		select {
+		case <-o.spoolCh:
+		case <-tick.C:
+			if err := o.sp.sync(); err != nil {
+				o.logger.Error("spool fsync failed", "err", err)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// writeSpill writes the queued spill batches, in order, then unqueues them.
+func (o *Outbox) writeSpill() {
+	o.mu.Lock()
+	batches := o.spill[:len(o.spill):len(o.spill)]
+	o.mu.Unlock()
+	if len(batches) == 0 {
+		return
+	}
+	var size int64
+	for _, b := range batches {
+		o.spoolBatch(o.sp, b)
+		size += b.size()
+	}
+	o.mu.Lock()
+	o.spill = o.spill[len(batches):]
+	o.spillBytes -= size
+	o.mu.Unlock()
+}
+
+// spoolBatch writes b as a record of sp, or drops it when the spool is full
+// or the write fails. Either way b leaves the outbox's memory gauge.
+func (o *Outbox) spoolBatch(sp *spool, b *batch) {
+	o.m.outboxEvents.Sub(float64(b.events))
+	rec := appendRecord(nil, b)
+	if sp.bytes+int64(len(rec)) > o.cfg.SpoolMaxBytes {
+		o.drop(DropSpoolFull, b.events, fmt.Errorf("spool %d of %d bytes used", sp.bytes, o.cfg.SpoolMaxBytes))
+		return
+	}
+	err := sp.write(rec, b.events)
+	o.m.spoolBytes.Set(float64(sp.bytes))
+	if err != nil {
+		o.drop(DropSpoolError, b.events, err)
+		return
+	}
+	o.mu.Lock()
+	o.spoolUnread++
+	o.mu.Unlock()
+	o.m.spoolEvents.Add(float64(b.events))
+}
+
+// replay loads spooled batches into memory while there is room.
+func (o *Outbox) replay() {
+	for {
+		o.mu.Lock()
+		room := o.spoolUnread > 0 && o.memBytes < o.cfg.MaxMemoryBytes
+		o.mu.Unlock()
+		if !room {
+			return
+		}
+		seg := o.sp.nextUnread()
+		if seg == nil { // counters and segments disagree: resynchronise
+			o.mu.Lock()
+			o.spoolUnread = 0
+			o.mu.Unlock()
+			return
+		}
+		ref := seg.refs[seg.next]
+		b, err := o.sp.read(seg, ref)
+		o.mu.Lock()
+		seg.next++
+		o.spoolUnread--
+		if err == nil {
+			seg.pending++
+			o.memBytes += b.size()
+			o.ready = append(o.ready, b)
+			signal(o.readyCh)
+		}
+		o.checkDrainedLocked()
+		o.mu.Unlock()
+		o.m.spoolEvents.Sub(float64(ref.events))
+		if err != nil {
+			o.reportCorrupt(seg.path, corruption{off: ref.off, err: err})
+		} else {
+			o.m.outboxEvents.Add(float64(b.events))
+		}
+		o.sp.doneReading(seg)
+	}
+}
+
+// nextUnread returns the oldest segment with a record not loaded yet.
+func (sp *spool) nextUnread() *segment {
+	for _, seg := range sp.segs {
+		if seg.next < len(seg.refs) {
+			return seg
+		}
+	}
+	return nil
+}
+
+// removeFinished deletes the segments whose records are all acknowledged.
+func (o *Outbox) removeFinished() {
+	o.mu.Lock()
+	done := finishedSegments(o.sp)
+	o.mu.Unlock()
+	for _, seg := range done {
+		if err := o.sp.remove(seg); err != nil {
+			o.logger.Error("spool segment not removed", "path", seg.path, "err", err)
+		}
+	}
+	if len(done) > 0 {
+		o.m.spoolBytes.Set(float64(o.sp.bytes))
+	}
+}
+
+func finishedSegments(sp *spool) []*segment {
+	var done []*segment
+	for _, seg := range sp.segs {
+		if seg.finished() {
+			done = append(done, seg)
+		}
+	}
+	return done
+}
+
+// reportCorrupt counts and logs a damaged stretch of the spool; the records
+// around it are kept.
+func (o *Outbox) reportCorrupt(path string, c corruption) {
+	o.m.spoolCorrupt.Inc()
+	o.logger.Error("corrupt spool record skipped", "path", path, "offset", c.off, "err", c.err)
+}
