@@ -205,3 +205,10 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels ..
 	}
 	return total
 }
+
+func jetstreamOf(t *testing.T, nc *nats.Conn) jetstream.JetStream {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	return js
+}
