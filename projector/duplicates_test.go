@@ -16,7 +16,7 @@ func TestDuplicatesStoredOnce(t *testing.T) {
 	b := setup(t)
 	evs := invites(40)
 	b.publish(t, evs, 10)
-	b.publish(t, evs[5:15], 10)                            // the same events in other messages
+	b.publish(t, evs[5:15], 10)                              // the same events in other messages
 	b.publish(t, []decider.Event{evs[0], evs[0], evs[1]}, 3) // and repeated inside one message
 	_, reg := b.worker(t, b.cfg, b.js, b.pool)
 
