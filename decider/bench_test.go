@@ -1,0 +1,135 @@
+package decider
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// benchListSize is the size of the big list in the benchmarks.
+const benchListSize = 1_000_000
+
+var bigList = sync.OnceValue(func() []string {
+	l := make([]string, benchListSize)
+	for i := range l {
+		l[i] = fmt.Sprintf("user%07d", i)
+	}
+	return l
+})
+
+// benchPolicy has ten rules of the shapes a real policy uses; the
+// "banned" list holds benchListSize entries.
+func benchPolicy(tb testing.TB) *Document {
+	tb.Helper()
+	doc, err := ParseDocument([]byte(`
+apiVersion: invitegate/v1
+lists:
+  staff: [admin, ops]
+  bots: [bot-1, bot-2, bot-3]
+  vip: [user0000007, user0000042]
+  watch: [user0000003]
+rules:
+  - name: banned-operator
+    reject: operator in lists.banned
+    error_code: 10101
+    error_info: "You cannot invite users right now."
+  - name: rest-into-avchat
+    reject: platform == "RESTAPI" && group.type == "AVChatRoom"
+  - name: community-non-staff
+    reject: group.type == "Community" && !(operator in lists.staff)
+    mode: shadow
+  - name: banned-member
+    refuse_member: member in lists.banned && !(member in lists.staff)
+  - name: no-self-invite
+    refuse_member: member == operator
+    mode: shadow
+  - name: bots-outside-public
+    refuse_member: (member in lists.bots || member.startsWith("bot_")) && group.type != "Public"
+  - name: staff-only-web
+    refuse_member: member in lists.staff && platform in ["Web", "Android"]
+  - name: vip-app
+    refuse_member: app == "1400000001" && member in lists.vip
+  - name: watchlist
+    refuse_member: member in lists.banned || member in lists.watch
+    mode: shadow
+  - name: guests-in-private
+    refuse_member: group.type == "Private" && member.matches("^guest_[0-9]+$")
+    mode: shadow
+`))
+	require.NoError(tb, err)
+	doc.Lists["banned"] = bigList()
+	return doc
+}
+
+// benchRequest invites 50 members, two of them in the big list (the
+// member ids outside it look like real ones).
+func benchRequest(groupType string) *Request {
+	members := make([]string, 50)
+	for i := range members {
+		members[i] = fmt.Sprintf("guest_%04d", i)
+	}
+	members[10], members[30] = "user0000123", "user0999999"
+	members[20] = "op_1"
+	return &Request{
+		App: "1400000001", GroupID: "@TGS#2J4SZEAEL", GroupType: groupType, Operator: "op_1",
+		Members: members, Platform: "Android", ClientIP: "203.0.113.7", EventTime: time.UnixMilli(1700000000000),
+	}
+}
+
+func benchDecide(b *testing.B, opts compileOptions, groupType string) {
+	s, err := compile(benchPolicy(b), 1, opts)
+	require.NoError(b, err)
+	r := benchRequest(groupType)
+	d := s.Decide(r)
+	require.Equal(b, OutcomePartial, d.Outcome)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		s.Decide(r)
+	}
+}
+
+// BenchmarkDecide: 50 members, 10 rules, a 1,000,000-entry list.
+func BenchmarkDecide(b *testing.B) {
+	b.Run("indexed", func(b *testing.B) { benchDecide(b, compileOptions{}, "Public") })
+	// The group is Private, so guests-in-private runs its CEL leaf
+	// (member.matches, a regular expression) for every member.
+	b.Run("indexed-cel-leaf-per-member", func(b *testing.B) { benchDecide(b, compileOptions{}, "Private") })
+	b.Run("cel-only", func(b *testing.B) { benchDecide(b, compileOptions{noIndex: true}, "Public") })
+}
+
+// BenchmarkCompile compiles the ten-rule policy with its 1,000,000-entry list.
+func BenchmarkCompile(b *testing.B) {
+	doc := benchPolicy(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		_, err := Compile(doc, 1)
+		require.NoError(b, err)
+	}
+}
+
+// BenchmarkSnapshotHeap reports the heap a snapshot of the bench policy
+// holds beyond its Document (the sets of the lists and the programs).
+func BenchmarkSnapshotHeap(b *testing.B) {
+	doc := benchPolicy(b)
+	var s *Snapshot
+	var before, after runtime.MemStats
+	for b.Loop() {
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		var err error
+		s, err = Compile(doc, 1)
+		require.NoError(b, err)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+	}
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB-heap")
+	runtime.KeepAlive(s)
+	_ = strings.Builder{}
+}

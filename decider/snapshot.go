@@ -1,0 +1,153 @@
+package decider
+
+import (
+	"sync"
+
+	"github.com/google/cel-go/common/types/ref"
+)
+
+// RuleInfo describes one rule of a snapshot (for metrics and displays).
+type RuleInfo struct {
+	Name string
+	Kind string // KindReject or KindRefuseMember
+	Mode string // ModeEnforce or ModeShadow
+}
+
+type compiledRule struct {
+	info      RuleInfo
+	shadow    bool
+	errorCode int
+	errorInfo string
+	root      *node
+}
+
+// Snapshot is a compiled policy: immutable and safe for concurrent use.
+// Build one with Compile.
+type Snapshot struct {
+	revision uint64
+	doc      *Document
+	rules    []compiledRule
+	sets     map[string]*stringSet
+	listsVal ref.Val
+	nodes    int       // nodes of all rule trees
+	memos    int       // memo slots per member
+	pool     sync.Pool // *evaluation
+}
+
+// Revision returns the revision given to Compile.
+func (s *Snapshot) Revision() uint64 { return s.revision }
+
+// Document returns the compiled document. It is shared: do not modify it.
+func (s *Snapshot) Document() *Document { return s.doc }
+
+// Rules returns the rules in document order.
+func (s *Snapshot) Rules() []RuleInfo {
+	out := make([]RuleInfo, len(s.rules))
+	for i := range s.rules {
+		out[i] = s.rules[i].info
+	}
+	return out
+}
+
+// ListSize returns the number of distinct entries of the named list, or -1
+// when the snapshot has no such list.
+func (s *Snapshot) ListSize(name string) int {
+	set, ok := s.sets[name]
+	if !ok {
+		return -1
+	}
+	return set.len()
+}
+
+// evaluation is the scratch space of one Decide, pooled per snapshot.
+type evaluation struct {
+	req      *Request
+	act      activation
+	state    []tri  // per node, written by reqEval
+	memo     []tri  // per member and memo slot: 0 unknown, else the value + 1
+	memos    int    // memo slots per member
+	ruleErrs []bool // per rule
+	anyErr   bool
+	active   []int    // enforcing refuse_member rules to consult per member
+	refused  []string // members refused so far
+	dedup    dedup
+}
+
+func (s *Snapshot) newEvaluation() *evaluation {
+	return &evaluation{state: make([]tri, s.nodes), ruleErrs: make([]bool, len(s.rules)), active: make([]int, 0, len(s.rules))}
+}
+
+// Decide decides r: the first enforcing reject rule (document order) that
+// matches rejects the whole request; otherwise every member matched by an
+// enforcing refuse_member rule is refused, naming the first such rule.
+// Shadow rules are evaluated on every request and recorded in
+// Decision.Shadow, never applied. A rule whose evaluation fails counts as
+// not matched and is named in Decision.RuleErrors. Decide sets neither
+// EvalTime nor FailMode (Engine.Decide does).
+func (s *Snapshot) Decide(r *Request) Decision {
+	if r == nil {
+		r = &Request{}
+	}
+	ev := s.pool.Get().(*evaluation)
+	ev.begin(s, r)
+	d := Decision{Revision: s.revision}
+	s.decideRejects(ev, &d)
+	s.decideRefusals(ev, &d)
+	switch {
+	case d.RejectRule != "":
+		d.Outcome = OutcomeReject
+	case len(d.Refused) > 0:
+		d.Outcome = OutcomePartial
+	default:
+		d.Outcome = OutcomeAllow
+	}
+	if ev.anyErr {
+		for i, failed := range ev.ruleErrs {
+			if failed {
+				d.RuleErrors = append(d.RuleErrors, s.rules[i].info.Name)
+				ev.ruleErrs[i] = false
+			}
+		}
+		ev.anyErr = false
+	}
+	ev.req, ev.act = nil, activation{}
+	s.pool.Put(ev)
+	return d
+}
+
+func (ev *evaluation) begin(s *Snapshot, r *Request) {
+	ev.req = r
+	ev.act.reset(r, s.listsVal)
+	ev.memos = s.memos
+	if s.memos > 0 {
+		n := s.memos * len(r.Members)
+		if cap(ev.memo) < n {
+			ev.memo = make([]tri, n)
+		}
+		ev.memo = ev.memo[:n]
+		clear(ev.memo)
+	}
+}
+
+func (ev *evaluation) failed(i int) {
+	ev.ruleErrs[i], ev.anyErr = true, true
+}
+
+func (s *Snapshot) decideRejects(ev *evaluation, d *Decision) {
+	for i := range s.rules {
+		r := &s.rules[i]
+		if r.info.Kind != KindReject || (!r.shadow && d.RejectRule != "") {
+			continue
+		}
+		switch ev.reqEval(r.root) {
+		case tErr:
+			ev.failed(i)
+		case tTrue:
+			if r.shadow {
+				d.Shadow = append(d.Shadow, ShadowEffect{Rule: r.info.Name, Kind: KindReject})
+			} else {
+				d.RejectRule, d.ErrorCode, d.ErrorInfo = r.info.Name, r.errorCode, r.errorInfo
+			}
+		}
+	}
+}
