@@ -35,3 +35,6 @@ fuzz: ## fuzz the request parser and the policy compiler for a minute each
 
 clean:
 	rm -rf bin .data
+
+docs: ## regenerate README.md's configuration reference from the flags
+	$(GO) run ./cmd/invitegate docs README.md

@@ -42,6 +42,7 @@ func commands() map[string]command {
 		"policy":    {"policy tools: check FILE", cmdPolicy},
 		"loadgen":   {"simulate IM: send callbacks at a rate and report latency and outcomes", cmdLoadgen},
 		"version":   {"print the version", cmdVersion},
+		"docs":      {"print the configuration reference (or rewrite it in README.md: docs README.md)", cmdDocs},
 	}
 }
 

@@ -144,3 +144,15 @@ func TestValidateApp(t *testing.T) {
 		require.NoError(t, fx.ValidateApp(appOptions(c, logger)...), name)
 	}
 }
+
+// TestReadmeConfigReference fails when README.md's configuration reference
+// drifts from the flags: run `make docs` to regenerate it.
+func TestReadmeConfigReference(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	s := string(data)
+	i, j := strings.Index(s, configBegin), strings.Index(s, configEnd)
+	require.True(t, i >= 0 && j > i, "README.md lacks the generated configuration reference markers")
+	require.Equal(t, configReference(), s[i:j+len(configEnd)], "README.md's configuration reference is stale: run `make docs`")
+}
