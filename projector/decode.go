@@ -44,7 +44,12 @@ func decode(msg jetstream.Msg) (*delivery, error) {
 		return nil, fmt.Errorf("message metadata: %w", err)
 	}
 	d := &delivery{msg: msg, stream: meta.Stream, seq: meta.Sequence.Stream, delivered: meta.NumDelivered}
-	data := msg.Data()
+	d.decodeLines(msg.Data())
+	return d, nil
+}
+
+// decodeLines decodes every line of an NDJSON batch.
+func (d *delivery) decodeLines(data []byte) {
 	idx := 0
 	for len(data) > 0 {
 		line := data
@@ -60,7 +65,6 @@ func decode(msg jetstream.Msg) (*delivery, error) {
 		d.decodeLine(idx, line)
 		idx++
 	}
-	return d, nil
 }
 
 func (d *delivery) decodeLine(idx int, line []byte) {

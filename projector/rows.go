@@ -93,7 +93,7 @@ func inviteColumns(evs []*event) []any {
 func membershipColumns(evs []*event) []any {
 	n := len(evs)
 	var (
-		ids                                                  = make([]uuid.UUID, n)
+		ids                                                  = make([][16]byte, n)
 		schemas                                              = make([]int16, n)
 		kinds, apps, commands, groups, groupTypes, operators = strs(n), strs(n), strs(n), strs(n), strs(n), strs(n)
 		members, changeTypes, platforms, clientIPs           = strs(n), strs(n), strs(n), strs(n)
@@ -160,7 +160,7 @@ func (m *memberRows) Next() bool {
 			break
 		}
 	}
-	m.row = [6]any{ev.id, int32(m.at), member, rule.Valid, rule, ev.ReceivedAt}
+	m.row = [6]any{[16]byte(ev.id), int32(m.at), member, rule.Valid, rule, ev.ReceivedAt}
 	m.at++
 	return true
 }

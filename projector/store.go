@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -73,14 +72,14 @@ func insertInvites(ctx context.Context, tx pgx.Tx, evs []*event) ([]*event, erro
 	if err != nil {
 		return nil, fmt.Errorf("insert invite events: %w", err)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[[16]byte])
 	if err != nil {
 		return nil, fmt.Errorf("insert invite events: %w", err)
 	}
 	if len(ids) == len(evs) {
 		return evs, nil
 	}
-	fresh := make(map[uuid.UUID]struct{}, len(ids))
+	fresh := make(map[[16]byte]struct{}, len(ids))
 	for _, id := range ids {
 		fresh[id] = struct{}{}
 	}
