@@ -4,10 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/invitegate/invitegate/migrations/pgtest"
 	"github.com/invitegate/invitegate/projector/bench"
 )
 
@@ -30,4 +32,26 @@ func TestProjectorSmall(t *testing.T) {
 	require.Equal(t, 40, res.Messages)
 	require.Positive(t, res.EventsPerSecond)
 	require.Contains(t, res.String(), "events/s")
+}
+
+func TestAnalyticsSmall(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	cfg := bench.AnalyticsConfig{DatabaseURL: pgtest.NewDatabase(t), Events: 30_000, Operators: 500, Runs: 1}
+	timings, err := bench.Analytics(context.Background(), cfg, &out)
+	require.NoError(t, err, out.String())
+	rows := map[string]int{}
+	for _, qt := range timings {
+		rows[qt.Name] = qt.Rows
+		require.Positive(t, qt.Median)
+	}
+	require.Equal(t, map[string]int{
+		"last-day-by-hour": 24, "thirty-days-by-day": 30, "top-inviters": 20, "refusals-by-rule": 9,
+	}, rows)
+	require.Contains(t, out.String(), "loaded 30000 events")
+
+	out.Reset()
+	_, err = bench.Analytics(context.Background(), cfg, &out)
+	require.NoError(t, err)
+	require.Contains(t, out.String(), "reusing the load")
 }

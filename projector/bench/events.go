@@ -26,7 +26,7 @@ func SyntheticInvite(i int, at time.Time) decider.Event {
 	switch {
 	case i%10 == 1:
 		ev.Outcome = decider.OutcomePartial
-		ev.Refused = []decider.Refusal{{Member: ev.Members[1], Rule: fmt.Sprintf("rule-%d", i%5)}}
+		ev.Refused = []decider.Refusal{{Member: ev.Members[1], Rule: fmt.Sprintf("rule-%d", (i/10)%5)}}
 	case i%20 == 2:
 		ev.Outcome, ev.RejectRule, ev.ErrorCode = decider.OutcomeReject, fmt.Sprintf("reject-%d", i%3), 10101
 	case i%7 == 3:
