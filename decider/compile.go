@@ -147,6 +147,9 @@ func checkExpr(env *cel.Env, kind, expr string, lists []string, rp ruleProblems)
 	}
 	native := a.NativeRep()
 	checkReferences(native.Expr(), kind, lists, rp)
+	if _, err := env.Program(a, progOpts...); err != nil {
+		rp.add(kind, "%v", err) // an invalid constant regular expression
+	}
 	return native
 }
 

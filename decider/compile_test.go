@@ -69,6 +69,8 @@ func TestCompileProblems(t *testing.T) {
 			[]string{`rule "a" (rules[0]): reject: group has no field "kind" (fields: id, type)`}},
 		{"list used as a list", policy(RuleSpec{Name: "a", Reject: `lists.banned[0] == operator`}),
 			[]string{`rule "a" (rules[0]): reject: 1:13: found no matching overload for '_[_]' applied to '(stringset, int)'`}},
+		{"invalid regular expression", policy(RuleSpec{Name: "a", RefuseMember: `false && member.matches("[")`}),
+			[]string{"rule \"a\" (rules[0]): refuse_member: error parsing regexp: missing closing ]: `[`"}},
 		{"every problem at once", &Document{APIVersion: "v1", Rules: []RuleSpec{
 			{Name: "x", Reject: "member in lists.nope", ErrorCode: 7},
 			{Name: "x", RefuseMember: "1 +", Mode: "off"},

@@ -156,6 +156,16 @@ func TestDecide(t *testing.T) {
 			req("leckie", "jared", "leckie", "spammer1", "admin", "leckie"),
 			Decision{Outcome: OutcomePartial, Refused: []Refusal{{Member: "spammer1", Rule: "banned-member"}},
 				Shadow: []ShadowEffect{{Rule: "no-self-invite", Kind: KindRefuseMember, Members: []string{"leckie", "admin"}}}}},
+		{"shadow effects are in document order", `
+  - name: trial-refuse
+    refuse_member: member == operator
+    mode: shadow
+  - name: trial-reject
+    reject: operator == "leckie"
+    mode: shadow`,
+			req("leckie", "leckie"),
+			Decision{Outcome: OutcomeAllow, Shadow: []ShadowEffect{
+				{Rule: "trial-refuse", Kind: KindRefuseMember, Members: []string{"leckie"}}, {Rule: "trial-reject", Kind: KindReject}}}},
 		{"a shadow rule that matches no one leaves no trace", `
   - name: trial
     refuse_member: member == "nobody"

@@ -1,8 +1,6 @@
 package decider
 
 import (
-	"strings"
-
 	"github.com/google/cel-go/common/types"
 )
 
@@ -117,24 +115,6 @@ func (ev *evaluation) memberEval(n *node, i int) tri {
 		*slot = n.native(ev.req, ev.req.Members[i]) + 1
 	}
 	return *slot - 1
-}
-
-// native evaluates an equality, string or membership predicate; it never
-// fails.
-func (n *node) native(r *Request, member string) tri {
-	switch n.op {
-	case opEq:
-		return triOf(n.lhs.value(r, member) == n.rhs.value(r, member))
-	case opNe:
-		return triOf(n.lhs.value(r, member) != n.rhs.value(r, member))
-	case opPrefix:
-		return triOf(strings.HasPrefix(n.lhs.value(r, member), n.rhs.value(r, member)))
-	case opSuffix:
-		return triOf(strings.HasSuffix(n.lhs.value(r, member), n.rhs.value(r, member)))
-	case opContains:
-		return triOf(strings.Contains(n.lhs.value(r, member), n.rhs.value(r, member)))
-	}
-	return triOf(n.set.has(n.lhs.value(r, member)))
 }
 
 func (ev *evaluation) runCEL(n *node) tri {

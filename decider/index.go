@@ -6,6 +6,7 @@ import (
 	"github.com/google/cel-go/cel"
 	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/operators"
+	"github.com/google/cel-go/interpreter"
 )
 
 // Rule indexing. A rule's checked CEL AST is compiled into a tree of nodes:
@@ -24,74 +25,6 @@ import (
 //
 // Equality is CEL's: exact, case-sensitive (write platform == "iOS").
 
-type nodeOp uint8
-
-const (
-	opConst nodeOp = iota
-	opNot
-	opAnd
-	opOr
-	opEq
-	opNe
-	opIn
-	opPrefix   // lhs.startsWith(rhs)
-	opSuffix   // lhs.endsWith(rhs)
-	opContains // lhs.contains(rhs)
-	opCEL
-)
-
-type operandKind uint8
-
-const (
-	operandConst operandKind = iota
-	operandOperator
-	operandMember
-	operandPlatform
-	operandClientIP
-	operandApp
-	operandGroupID
-	operandGroupType
-)
-
-// operand is a string-valued rule input or a string constant.
-type operand struct {
-	kind operandKind
-	c    string
-}
-
-func (o operand) value(r *Request, member string) string {
-	switch o.kind {
-	case operandOperator:
-		return r.Operator
-	case operandMember:
-		return member
-	case operandPlatform:
-		return r.Platform
-	case operandClientIP:
-		return r.ClientIP
-	case operandApp:
-		return r.App
-	case operandGroupID:
-		return r.GroupID
-	case operandGroupType:
-		return r.GroupType
-	}
-	return o.c
-}
-
-// node is one predicate of a compiled rule.
-type node struct {
-	op       nodeOp
-	id       int  // slot in evaluation.state
-	dep      bool // depends on member
-	val      bool // opConst
-	kids     []*node
-	lhs, rhs operand    // opEq, opNe; lhs of opIn
-	set      *stringSet // opIn
-	memo     int        // opIn on member and a hashed set: slot in evaluation.memo, else -1
-	prog     cel.Program
-}
-
 // builder turns checked rule ASTs into node trees for one snapshot.
 type builder struct {
 	env     *cel.Env
@@ -101,6 +34,10 @@ type builder struct {
 	memos   map[*stringSet]int // memo slot of `member in set`, shared by every rule
 	rootAST *celast.AST
 }
+
+// progOpts are the options of every rule program: regular expressions with
+// a constant pattern are compiled once, when the program is planned.
+var progOpts = []cel.ProgramOption{cel.OptimizeRegex(interpreter.MatchesRegexOptimization)}
 
 func (b *builder) rule(a *celast.AST) (*node, error) {
 	b.rootAST = a
@@ -259,40 +196,10 @@ func literalSet(l celast.ListExpr) *stringSet {
 	return newStringSet(entries)
 }
 
-// stringOperand recognises the string inputs a native predicate can read.
-// Identifiers reached from a rule's root through !, &&, ||, == and in are
-// never bound by a comprehension, so they are rule variables.
-func stringOperand(e celast.Expr) (operand, bool) {
-	if s, ok := stringLiteral(e); ok {
-		return operand{kind: operandConst, c: s}, true
-	}
-	if e.Kind() == celast.IdentKind {
-		switch e.AsIdent() {
-		case VarOperator:
-			return operand{kind: operandOperator}, true
-		case VarMember:
-			return operand{kind: operandMember}, true
-		case VarPlatform:
-			return operand{kind: operandPlatform}, true
-		case VarClientIP:
-			return operand{kind: operandClientIP}, true
-		case VarApp:
-			return operand{kind: operandApp}, true
-		}
-	}
-	switch field, _ := varKey(e, VarGroup, nil); field {
-	case "id":
-		return operand{kind: operandGroupID}, true
-	case "type":
-		return operand{kind: operandGroupType}, true
-	}
-	return operand{}, false
-}
-
 // leaf compiles the sub-expression e of the current rule into a CEL program.
 func (b *builder) leaf(e celast.Expr) (*node, error) {
 	sub := celast.NewCheckedAST(celast.NewAST(e, b.rootAST.SourceInfo()), b.rootAST.TypeMap(), b.rootAST.ReferenceMap())
-	prog, err := b.env.PlanProgram(sub)
+	prog, err := b.env.PlanProgram(sub, progOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("plan cel program: %w", err)
 	}

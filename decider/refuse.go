@@ -2,20 +2,18 @@ package decider
 
 import "slices"
 
-// decideRefusals evaluates the refuse_member rules: shadow ones always,
-// enforcing ones unless the request is already rejected. Each rule is
-// first evaluated for the request (reqEval), which settles every part that
-// does not depend on member; only the rest runs per member.
-func (s *Snapshot) decideRefusals(ev *evaluation, d *Decision) {
-	rejected := d.RejectRule != ""
+// decideMembers applies the enforcing refuse_member rules unless the
+// request is rejected. Each rule is first evaluated for the request
+// (reqEval), which settles every part that does not depend on member; only
+// the rest runs per member, and only for the rules that may still match.
+func (s *Snapshot) decideMembers(ev *evaluation, d *Decision) {
+	if d.RejectRule != "" {
+		return
+	}
 	ev.active = ev.active[:0]
 	for i := range s.rules {
 		r := &s.rules[i]
-		switch {
-		case r.info.Kind != KindRefuseMember:
-		case r.shadow:
-			s.shadowRefusals(ev, i, d)
-		case !rejected && ev.reqEval(r.root) != tFalse:
+		if r.info.Kind == KindRefuseMember && !r.shadow && ev.reqEval(r.root) != tFalse {
 			ev.active = append(ev.active, i)
 		}
 	}

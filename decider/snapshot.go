@@ -81,7 +81,7 @@ func (s *Snapshot) newEvaluation() *evaluation {
 // matches rejects the whole request; otherwise every member matched by an
 // enforcing refuse_member rule is refused, naming the first such rule.
 // Shadow rules are evaluated on every request and recorded in
-// Decision.Shadow, never applied. A rule whose evaluation fails counts as
+// Decision.Shadow (document order), never applied. A rule whose evaluation fails counts as
 // not matched and is named in Decision.RuleErrors. Decide sets neither
 // EvalTime nor FailMode (Engine.Decide does).
 func (s *Snapshot) Decide(r *Request) Decision {
@@ -91,8 +91,8 @@ func (s *Snapshot) Decide(r *Request) Decision {
 	ev := s.pool.Get().(*evaluation)
 	ev.begin(s, r)
 	d := Decision{Revision: s.revision}
-	s.decideRejects(ev, &d)
-	s.decideRefusals(ev, &d)
+	s.decideRequest(ev, &d)
+	s.decideMembers(ev, &d)
 	switch {
 	case d.RejectRule != "":
 		d.Outcome = OutcomeReject
@@ -133,10 +133,19 @@ func (ev *evaluation) failed(i int) {
 	ev.ruleErrs[i], ev.anyErr = true, true
 }
 
-func (s *Snapshot) decideRejects(ev *evaluation, d *Decision) {
+// decideRequest evaluates the reject rules and the shadow refuse_member
+// rules, in document order (so Decision.Shadow is in document order too).
+// An enforcing reject rule is skipped once another has rejected.
+func (s *Snapshot) decideRequest(ev *evaluation, d *Decision) {
 	for i := range s.rules {
 		r := &s.rules[i]
-		if r.info.Kind != KindReject || (!r.shadow && d.RejectRule != "") {
+		if r.info.Kind == KindRefuseMember {
+			if r.shadow {
+				s.shadowRefusals(ev, i, d)
+			}
+			continue
+		}
+		if !r.shadow && d.RejectRule != "" {
 			continue
 		}
 		switch ev.reqEval(r.root) {
