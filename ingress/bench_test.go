@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -142,6 +143,25 @@ func BenchmarkParseBody(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		if _, err := parseBody(body, inviteSpec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseBodyEncodingJSON is encoding/json on the same body, for
+// comparison with BenchmarkParseBody.
+func BenchmarkParseBodyEncodingJSON(b *testing.B) {
+	body := benchBody(0)
+	type member struct{ Member_Account string } //nolint:revive // IM's field name
+	var v struct {
+		CallbackCommand, GroupId, Type, Operator_Account string //nolint:revive // IM's field names
+		DestinationMembers                                []member
+		EventTime                                         json.RawMessage
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if err := json.Unmarshal(body, &v); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -84,6 +84,10 @@ func (p *scanner) scanString() (simple bool, err error) {
 	escaped, high := false, false
 	for p.i < len(p.s) {
 		c := p.s[p.i]
+		if plainStringByte[c] {
+			p.i++
+			continue
+		}
 		switch {
 		case c == '"':
 			p.i++
@@ -125,6 +129,15 @@ func (p *scanner) scanEscape() error {
 	}
 	return p.syntaxErr("valid escape character")
 }
+
+// plainStringByte marks the bytes a JSON string holds as they are: printable
+// ASCII but the quote and the backslash.
+var plainStringByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
