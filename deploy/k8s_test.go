@@ -13,6 +13,17 @@ import (
 
 var kustomizations = []string{"k8s/base", "k8s/overlays/example"}
 
+// eachKustomization runs f on the build of the base and of the example
+// overlay, in parallel subtests.
+func eachKustomization(t *testing.T, f func(t *testing.T, b built)) {
+	for _, dir := range kustomizations {
+		t.Run(dir, func(t *testing.T) {
+			t.Parallel()
+			f(t, kustomize(t, dir))
+		})
+	}
+}
+
 // hardeningProblems lists what a workload lacks: probes, requests and limits,
 // a non-root read-only container without privilege escalation or capabilities.
 func hardeningProblems(w workload) []string {
@@ -69,21 +80,17 @@ func isTrue(b *bool) bool { return b != nil && *b }
 
 func TestKustomizationsBuildHardenedWorkloads(t *testing.T) {
 	t.Parallel()
-	for _, dir := range kustomizations {
-		t.Run(dir, func(t *testing.T) {
-			t.Parallel()
-			b := kustomize(t, dir)
-			ws := b.workloads(t)
-			var names []string
-			for _, w := range ws {
-				names = append(names, w.Kind+"/"+w.Metadata.Name)
-				require.Empty(t, hardeningProblems(w), "%s/%s", w.Kind, w.Metadata.Name)
-			}
-			require.ElementsMatch(t, []string{
-				"Deployment/invitegate-ingress", "Deployment/invitegate-projector", "StatefulSet/nats",
-			}, names)
-		})
-	}
+	eachKustomization(t, func(t *testing.T, b built) {
+		ws := b.workloads(t)
+		var names []string
+		for _, w := range ws {
+			names = append(names, w.Kind+"/"+w.Metadata.Name)
+			require.Empty(t, hardeningProblems(w), "%s/%s", w.Kind, w.Metadata.Name)
+		}
+		require.ElementsMatch(t, []string{
+			"Deployment/invitegate-ingress", "Deployment/invitegate-projector", "StatefulSet/nats",
+		}, names)
+	})
 }
 
 // The check above must be able to fail: a Deployment without probes, limits
@@ -191,39 +198,35 @@ func requireSelects(t *testing.T, selector, labels map[string]string) {
 // hashed names; CloudNativePG creates <cluster>-app).
 func TestReferencesResolve(t *testing.T) {
 	t.Parallel()
-	for _, dir := range kustomizations {
-		t.Run(dir, func(t *testing.T) {
-			t.Parallel()
-			b := kustomize(t, dir)
-			have := map[string]bool{}
-			for _, o := range b.objects {
-				have[o.Kind+"/"+o.Metadata.Name] = true
-				if o.Kind == "Cluster" && strings.HasPrefix(o.APIVersion, "postgresql.cnpg.io/") {
-					have["Secret/"+o.Metadata.Name+"-app"] = true
-				}
+	eachKustomization(t, func(t *testing.T, b built) {
+		have := map[string]bool{}
+		for _, o := range b.objects {
+			have[o.Kind+"/"+o.Metadata.Name] = true
+			if o.Kind == "Cluster" && strings.HasPrefix(o.APIVersion, "postgresql.cnpg.io/") {
+				have["Secret/"+o.Metadata.Name+"-app"] = true
 			}
-			ws := b.workloads(t)
-			for _, w := range ws {
-				for _, r := range workloadRefs(w) {
-					require.True(t, have[r], "%s/%s refers to missing %s", w.Kind, w.Metadata.Name, r)
-				}
+		}
+		ws := b.workloads(t)
+		for _, w := range ws {
+			for _, r := range workloadRefs(w) {
+				require.True(t, have[r], "%s/%s refers to missing %s", w.Kind, w.Metadata.Name, r)
 			}
-			for _, kind := range []string{"Service", "PodDisruptionBudget"} {
-				for _, o := range b.all(kind) {
-					var s struct {
-						Spec struct {
-							Selector map[string]any
-						}
+		}
+		for _, kind := range []string{"Service", "PodDisruptionBudget"} {
+			for _, o := range b.all(kind) {
+				var s struct {
+					Spec struct {
+						Selector map[string]any
 					}
-					b.get(t, kind, o.Metadata.Name, &s)
-					sel := selectorLabels(s.Spec.Selector)
-					require.True(t, slices.ContainsFunc(ws, func(w workload) bool {
-						return matches(sel, w.Spec.Template.Metadata.Labels)
-					}), "%s/%s selects no pods", kind, o.Metadata.Name)
 				}
+				b.get(t, kind, o.Metadata.Name, &s)
+				sel := selectorLabels(s.Spec.Selector)
+				require.True(t, slices.ContainsFunc(ws, func(w workload) bool {
+					return matches(sel, w.Spec.Template.Metadata.Labels)
+				}), "%s/%s selects no pods", kind, o.Metadata.Name)
 			}
-		})
-	}
+		}
+	})
 }
 
 func workloadRefs(w workload) []string {
