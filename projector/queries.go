@@ -16,7 +16,7 @@ type Query struct {
 }
 
 // AnalystQueries returns the documented analyst queries of queries.sql, in
-// file order: last-day-by-hour, thirty-days-by-day, top-inviters,
+// file order, without the final semicolon: last-day-by-hour, thirty-days-by-day, top-inviters,
 // refusals-by-rule. They take no parameters.
 func AnalystQueries() []Query {
 	var qs []Query
@@ -32,7 +32,7 @@ func AnalystQueries() []Query {
 			}
 			sql = append(sql, line)
 		}
-		q.SQL = strings.Join(sql, "\n")
+		q.SQL = strings.TrimSuffix(strings.TrimSpace(strings.Join(sql, "\n")), ";")
 		qs = append(qs, q)
 	}
 	return qs

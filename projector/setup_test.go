@@ -19,6 +19,7 @@ import (
 
 	"github.com/invitegate/invitegate/cmd/natsconn"
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/migrations"
 	"github.com/invitegate/invitegate/migrations/pgtest"
 	"github.com/invitegate/invitegate/projector"
 )
@@ -211,4 +212,13 @@ func jetstreamOf(t *testing.T, nc *nats.Conn) jetstream.JetStream {
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	return js
+}
+
+// newDatabaseURL names a database that does not exist yet and is dropped
+// at cleanup.
+func newDatabaseURL(t *testing.T) string {
+	t.Helper()
+	dsn := pgtest.URL(pgtest.RandomName("invitegate_test_"))
+	t.Cleanup(func() { require.NoError(t, migrations.DropDatabase(context.Background(), dsn)) })
+	return dsn
 }
