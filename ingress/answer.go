@@ -120,12 +120,28 @@ const okAnswer = `{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}`
 func writeAnswer(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
 	h["Content-Type"] = headerJSON
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	h["Content-Length"] = contentLength(len(b))
 	w.WriteHeader(status)
 	_, _ = w.Write(b) // a failed write is the client's loss; IM treats it as a timeout
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// contentLengths holds the Content-Length values of common answer sizes,
+// shared like headerJSON, so that writing one allocates nothing.
+var contentLengths = func() (t [1024][]string) {
+	for n := range t {
+		t[n] = []string{strconv.Itoa(n)}
+	}
+	return t
+}()
+
+func contentLength(n int) []string {
+	if n < len(contentLengths) {
+		return contentLengths[n]
+	}
+	return []string{strconv.Itoa(n)}
 }
 
 // writeFail writes e as an error answer.

@@ -40,9 +40,9 @@ func TestInviteEventEveryField(t *testing.T) {
 		Outcome:   decider.OutcomePartial,
 		Refused:   []decider.Refusal{{Member: "spammer1", Rule: "banned-member"}, {Member: "bot-1", Rule: "no-bots"}},
 		ErrorCode: 0,
-		Shadow: []decider.ShadowEffect{
-			{Rule: "web-shadow", Kind: decider.KindReject},
+		Shadow: []decider.ShadowEffect{ // document order
 			{Rule: "no-self-invite", Kind: decider.KindRefuseMember, Members: []string{"leckie"}},
+			{Rule: "web-shadow", Kind: decider.KindReject},
 		},
 		PolicyRevision: 7,
 		Platform:       "Web",
