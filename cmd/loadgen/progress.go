@@ -42,7 +42,7 @@ func (r *runner) startProgress(start time.Time) (stop func()) {
 					Rate:     float64(sent-prevSent) / now.Sub(prevAt).Seconds(),
 					P50Ms:    ms(interval.quantile(0.50)),
 					P99Ms:    ms(interval.quantile(0.99)),
-					Errors:   sent - r.answered.Load(),
+					Errors:   r.errors(),
 					Answered: r.answered.Load(),
 				})
 				prevSnap, prevSent, prevAt = snap, sent, now
@@ -53,6 +53,14 @@ func (r *runner) startProgress(start time.Time) (stop func()) {
 		close(done)
 		<-exited
 	}
+}
+
+func (r *runner) errors() int64 {
+	var n int64
+	for i := range r.errKinds {
+		n += r.errKinds[i].Load()
+	}
+	return n
 }
 
 // writeProgress ignores write errors: progress is a courtesy, the report is the result.

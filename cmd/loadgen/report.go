@@ -184,7 +184,11 @@ func writeHistogram(ew *errWriter, s *LatencySummary) {
 		}
 		share := float64(b.Count) / float64(max(s.Count, 1))
 		bar := int(math.Round(share * 40))
-		ew.printf("  %-10s %10d %6.2f%% %s\n", label, b.Count, 100*share, bars[:bar])
+		ew.printf("  %-10s %10d %6.2f%%", label, b.Count, 100*share)
+		if bar > 0 {
+			ew.printf(" %s", bars[:bar])
+		}
+		ew.printf("\n")
 	}
 }
 
