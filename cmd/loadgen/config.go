@@ -80,8 +80,9 @@ type Config struct {
 	Platforms []string
 	// Seed makes the drawn traffic reproducible (0 is a seed like any other).
 	Seed uint64
-	// RunID is the prefix of every request key and GroupId suffix; default a
-	// fresh base-36 stamp of the start time, so two runs never share a GroupId.
+	// RunID is the prefix of every request key and GroupId suffix (at most 16
+	// letters, digits, '-' or '_'); default a fresh base-36 stamp of the start
+	// time in nanoseconds, so two runs never share a GroupId.
 	RunID string
 
 	// RecordFile, when set, receives one JSON line per request sent (see Record).
@@ -151,12 +152,30 @@ func (c Config) validate() error {
 			return fmt.Errorf("%w: %s", ErrInvalidConfig, ch.msg)
 		}
 	}
+	if !validRunID(c.RunID) {
+		return fmt.Errorf("%w: run id %q: at most 16 letters, digits, '-' or '_' (it goes into every GroupId)", ErrInvalidConfig, c.RunID)
+	}
 	for i, p := range c.Platforms {
 		if p == "" {
 			return fmt.Errorf("%w: platform %d is empty", ErrInvalidConfig, i)
 		}
 	}
 	return nil
+}
+
+// validRunID keeps GroupIds printable ASCII under IM's 48 bytes. "" is
+// valid: Run then makes one.
+func validRunID(id string) bool {
+	if len(id) > 16 {
+		return false
+	}
+	for _, c := range id {
+		ok := c == '-' || c == '_' || ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func validateURL(raw string) error {

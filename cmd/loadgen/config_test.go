@@ -61,6 +61,8 @@ func TestConfigValidate(t *testing.T) {
 		{"banned ids", func(c *Config) { c.BannedIDs = -1 }, "banned ids -1 must be >= 1"},
 		{"membership share", func(c *Config) { c.MembershipShare = -0.1 }, "membership share -0.1 must be in [0, 1]"},
 		{"progress", func(c *Config) { c.ProgressEvery = -time.Second }, "progress interval -1s"},
+		{"run id too long", func(c *Config) { c.RunID = "abcdefghijklmnopq" }, `run id "abcdefghijklmnopq"`},
+		{"run id charset", func(c *Config) { c.RunID = "a.b" }, `run id "a.b"`},
 		{"platform", func(c *Config) { c.Platforms = []string{"iOS", ""} }, "platform 1 is empty"},
 	}
 	for _, tt := range tests {
