@@ -26,9 +26,9 @@ func cmdLoadgen(ctx context.Context, e env, args []string) error {
 	f.Int64(&c.Requests, "requests", 0, "number of requests to send (0: bounded by --duration)")
 	f.Duration(&c.Timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout (IM's is 2s)")
 	f.Int(&c.Operators, "operators", loadgen.DefaultOperators, "distinct inviting users (Zipf)")
-	f.Float(&c.OperatorsZipf, "operators-zipf", loadgen.DefaultZipfS, "Zipf exponent of operators (> 1)")
+	f.Float(&c.OperatorsZipf, "operators-zipf", loadgen.DefaultZipfS, "Zipf exponent of operators (> 0)")
 	f.Int(&c.Groups, "groups", loadgen.DefaultGroups, "distinct groups (Zipf)")
-	f.Float(&c.GroupsZipf, "groups-zipf", loadgen.DefaultZipfS, "Zipf exponent of groups (> 1)")
+	f.Float(&c.GroupsZipf, "groups-zipf", loadgen.DefaultZipfS, "Zipf exponent of groups (> 0)")
 	f.Int(&c.Users, "users", loadgen.DefaultUsers, "population of invited members")
 	f.Int(&c.MaxMembers, "max-members", loadgen.DefaultMaxMembers, "members per invite: 1..N")
 	f.Float(&c.BannedShare, "banned-share", 0.05, "probability an operator or member is a banned id (banned-N)")
@@ -51,11 +51,10 @@ func cmdLoadgen(ctx context.Context, e env, args []string) error {
 		c.Progress = e.stderr
 	}
 	rep, err := loadgen.Run(ctx, c)
-	if err != nil {
-		return err
+	if rep != nil {
+		if werr := rep.Write(e.stdout); werr != nil && err == nil {
+			err = werr
+		}
 	}
-	if c.JSON {
-		return rep.Write(e.stdout)
-	}
-	return rep.WriteText(e.stdout)
+	return err
 }
