@@ -16,7 +16,6 @@
 //	                        NATS accounts and permissions (nats-permissions.conf), Secrets
 //	grafana/invitegate.json the dashboard
 //	prometheus/alerts.yaml  the alert rules, each with a runbook in the operator's guide
-//	OPERATIONS.md           the operator's guide
 //
 // The Go API is what other tests need from these files. MetricNames lists
 // every invitegate_* series the dashboard and the alerts read (extracted with

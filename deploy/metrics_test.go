@@ -83,11 +83,11 @@ func TestAlertRules(t *testing.T) {
 }
 
 // runbookText returns the anchors (GitHub style) of the operator's guide's
-// headings, from OPERATIONS.md and, once merged, README.md.
+// headings in README.md, where the operator's guide lives.
 func runbookText(t *testing.T) []string {
 	t.Helper()
 	var anchors []string
-	for _, p := range []string{"OPERATIONS.md", "../README.md"} {
+	for _, p := range []string{"../README.md"} {
 		data, err := os.ReadFile(p)
 		if os.IsNotExist(err) {
 			continue
