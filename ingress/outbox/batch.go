@@ -25,7 +25,43 @@ type batch struct {
 	events  int
 	opened  int64    // unix nanos of the first event, for BatchDelay
 	seg     *segment // the spool segment holding this batch, or nil
+	sent    bool     // published at least once: id and bytes are final
 	header  nats.Header
+}
+
+// mergeable reports whether b may still take other batches' events: never
+// sent, and not a spool record (whose id is on disk).
+func (b *batch) mergeable() bool { return !b.sent && b.seg == nil }
+
+// absorb appends c's events to b when both are mergeable, of one subject,
+// and the result stays within the limits.
+func (b *batch) absorb(c *batch, maxEvents, maxBytes int) bool {
+	if !b.mergeable() || !c.mergeable() || b.subject != c.subject ||
+		b.events+c.events > maxEvents || len(b.data)+len(c.data) > maxBytes {
+		return false
+	}
+	b.data = append(b.data, c.data...)
+	b.events += c.events
+	return true
+}
+
+// coalesce merges the mergeable batches of each subject, in order, within
+// the limits; batches already sent or spooled pass unchanged. Small batches
+// that queued up (publishers busy, NATS down) so travel, and are spooled,
+// as few large ones.
+func coalesce(batches []*batch, maxEvents, maxBytes int) []*batch {
+	out := make([]*batch, 0, len(batches))
+	into := map[string]*batch{}
+	for _, b := range batches {
+		if t := into[b.subject]; t != nil && t.absorb(b, maxEvents, maxBytes) {
+			continue
+		}
+		if b.mergeable() {
+			into[b.subject] = b
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 func (b *batch) size() int64 { return int64(len(b.data)) + batchOverhead }

@@ -33,7 +33,10 @@ type Config struct {
 	RetryMinBackoff time.Duration
 	RetryMaxBackoff time.Duration
 	// MaxMemoryBytes bounds the unacknowledged batches held in memory;
-	// beyond it sealed batches go to the disk spool. Default 64 MiB.
+	// beyond it sealed batches go to the disk spool. Default 64 MiB. Batches
+	// queued for the spool writer take at most max(MaxMemoryBytes, 8 MiB)
+	// more; past that the writer is stuck and they are dropped and counted
+	// (reason "spool_backlog").
 	MaxMemoryBytes int64
 	// SpoolMaxBytes bounds the spool on disk; a batch that does not fit is
 	// dropped and counted in invitegate_events_dropped_total{reason="spool_full"}.

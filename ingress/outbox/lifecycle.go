@@ -25,6 +25,9 @@ func (o *Outbox) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("start outbox: %w", err)
 	}
+	if o.js == nil || o.nc == nil {
+		return errors.New("start outbox: no NATS connection or JetStream context")
+	}
 	sp, err := openSpool(o.cfg.spoolDir(), o.cfg.SpoolSegmentBytes, o.reportCorrupt)
 	if err != nil {
 		return fmt.Errorf("start outbox: %w", err)
@@ -67,6 +70,7 @@ func (o *Outbox) Stop(ctx context.Context) error {
 	st := o.state
 	if st == stateRunning {
 		o.sealAllLocked()
+		signal(o.spoolCh) // write what waits for the spool now, not on the next tick
 		o.drained = make(chan struct{})
 		o.checkDrainedLocked()
 	}
@@ -84,8 +88,11 @@ func (o *Outbox) Stop(ctx context.Context) error {
 	o.mu.Lock()
 	o.state = stateStopped
 	o.timer.Stop()
-	o.sealAllLocked()
-	pending := o.unspooledLocked()
+	for key, b := range o.open { // to the spool whatever the backlog
+		delete(o.open, key)
+		o.ready = append(o.ready, b)
+	}
+	pending := coalesce(o.unspooledLocked(), o.cfg.MaxBatchEvents, o.cfg.MaxBatchBytes)
 	o.ready, o.spill, o.inflight, o.drained = nil, nil, map[*batch]struct{}{}, nil
 	o.memBytes, o.spillBytes = 0, 0
 	sp := o.sp
@@ -146,9 +153,9 @@ func (o *Outbox) spoolRest(sp *spool, pending []*batch) error {
 			return fmt.Errorf("stop outbox: %w", err)
 		}
 	}
+	o.spoolBatches(sp, pending)
 	events := 0
 	for _, b := range pending {
-		o.spoolBatch(sp, b)
 		events += b.events
 	}
 	if events > 0 {

@@ -17,7 +17,17 @@ import (
 // ErrStopped is returned by Start after Stop.
 var ErrStopped = errors.New("outbox stopped")
 
-const logEvery = 10 * time.Second // at most one line per kind of trouble
+const (
+	logEvery = 10 * time.Second // at most one line per kind of trouble
+	// minSpillBacklog is the least the spool writer may be behind before
+	// batches are dropped (reason "spool_backlog"): a burst faster than the
+	// disk is absorbed, a stuck disk is not allowed to eat all memory.
+	minSpillBacklog = 8 << 20
+	// spillWriteBytes wakes the spool writer; smaller amounts wait for its
+	// SpoolSyncInterval tick, so small batches are coalesced into large
+	// records (and replayed as large batches) instead of written one by one.
+	spillWriteBytes = 1 << 20
+)
 
 type state int
 
@@ -178,14 +188,16 @@ func (o *Outbox) sealLocked(key batchKey, b *batch) {
 		return
 	}
 	o.memBytes -= b.size()
-	if o.spillBytes+b.size() > o.cfg.MaxMemoryBytes {
+	if o.spillBytes+b.size() > max(o.cfg.MaxMemoryBytes, minSpillBacklog) {
 		o.m.outboxEvents.Sub(float64(b.events))
 		o.drop(DropSpoolBacklog, b.events, fmt.Errorf("spool writer %d bytes behind", o.spillBytes))
 		return
 	}
 	o.spill = append(o.spill, b)
 	o.spillBytes += b.size()
-	signal(o.spoolCh)
+	if o.spillBytes >= spillWriteBytes {
+		signal(o.spoolCh)
+	}
 }
 
 func (o *Outbox) sealAllLocked() {

@@ -219,3 +219,14 @@ func TestNewRejectsDuplicateMetrics(t *testing.T) {
 }
 
 var _ jetstream.JetStream // the harness's js is a real jetstream context
+
+func TestUnencodableEventIsDroppedAndCounted(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, testConfig(t.TempDir()), nil, nil)
+	ev := testEvent("app", decider.KindInvite, 1)
+	ev.ReceivedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) // outside what RFC 3339 can write
+	h.o.Enqueue(ev)
+	require.Equal(t, 1, h.dropped(DropEncode))
+	require.Contains(t, h.logs.String(), "reason=encode")
+	require.Zero(t, testutil.ToFloat64(h.o.m.outboxEvents))
+}

@@ -39,6 +39,8 @@ func (o *Outbox) next(ctx context.Context) *batch {
 			b := o.ready[0]
 			o.ready[0] = nil
 			o.ready = o.ready[1:]
+			o.mergeReadyLocked(b)
+			b.sent = true
 			o.inflight[b] = struct{}{}
 			if len(o.ready) > 0 {
 				signal(o.readyCh) // pass the wake-up on to another publisher
@@ -53,6 +55,33 @@ func (o *Outbox) next(ctx context.Context) *batch {
 			return nil
 		}
 	}
+}
+
+// mergeLookahead bounds the ready batches scanned for merging per dispatch.
+const mergeLookahead = 64
+
+// mergeReadyLocked moves into b the events of the next ready batches of its
+// subject, within the batch limits: when publishers are busy, batches grow
+// instead of queueing up.
+func (o *Outbox) mergeReadyLocked(b *batch) {
+	if !b.mergeable() {
+		return
+	}
+	n := min(len(o.ready), mergeLookahead)
+	kept := o.ready[:0]
+	for _, c := range o.ready[:n] {
+		if b.absorb(c, o.cfg.MaxBatchEvents, o.cfg.MaxBatchBytes) {
+			o.memBytes -= batchOverhead
+			continue
+		}
+		kept = append(kept, c)
+	}
+	if len(kept) == n {
+		return
+	}
+	kept = append(kept, o.ready[n:]...)
+	clear(o.ready[len(kept):])
+	o.ready = kept
 }
 
 // acked releases b once JetStream stored it (or it was dropped as too large).
@@ -181,7 +210,10 @@ func (o *Outbox) runConnWatch(ctx context.Context) {
 	defer o.nc.RemoveStatusListener(ch)
 	for {
 		select {
-		case <-ch:
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
 			o.mu.Lock()
 			close(o.reconnected)
 			o.reconnected = make(chan struct{})

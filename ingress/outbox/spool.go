@@ -108,9 +108,18 @@ func compareUint(a, b uint64) int {
 	return 0
 }
 
-// write appends rec (a framed record of events events) to the current
-// segment, starting one if needed, and rotates it once it is full.
-func (sp *spool) write(rec []byte, events int) error {
+// room is how many bytes the current segment takes before it rotates.
+func (sp *spool) room() int64 {
+	if sp.cur == nil {
+		return sp.segBytes
+	}
+	return sp.segBytes - sp.cur.size
+}
+
+// write appends buf, holding the records refs (offsets relative to buf),
+// to the current segment in one write, starting a segment if needed, and
+// rotates it once it is full.
+func (sp *spool) write(buf []byte, refs []recordRef) error {
 	if sp.cur == nil {
 		seg := &segment{seq: sp.nextSeq, path: filepath.Join(sp.dir, fmt.Sprintf("%020d%s", sp.nextSeq, segSuffix))}
 		f, err := os.OpenFile(seg.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
@@ -123,15 +132,19 @@ func (sp *spool) write(rec []byte, events int) error {
 		sp.segs = append(sp.segs, seg)
 	}
 	seg := sp.cur
-	n, err := seg.f.WriteAt(rec, seg.size)
+	base := seg.size
+	n, err := seg.f.WriteAt(buf, base)
 	seg.size += int64(n)
 	sp.bytes += int64(n)
 	sp.dirty = true
 	if err != nil {
-		// The torn record is skipped by the next scan; write on in a new segment.
+		// The torn records are skipped by the next scan; write on in a new segment.
 		return errors.Join(fmt.Errorf("write spool segment: %w", err), sp.rotate())
 	}
-	seg.refs = append(seg.refs, recordRef{off: seg.size - int64(n), size: n, events: events})
+	for _, r := range refs {
+		r.off += base
+		seg.refs = append(seg.refs, r)
+	}
 	if seg.size >= sp.segBytes {
 		return sp.rotate()
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 // runSpool owns the spool files while the outbox runs: it writes the
-// batches that did not fit in memory, loads spooled batches back into
+// batches that did not fit in memory (once 1 MiB is queued, or on its tick), loads spooled batches back into
 // memory as room frees (replay, oldest first: new batches keep going to the
 // spool until it is drained, so the order of batches is kept), deletes
 // finished segments, and fsyncs on SpoolSyncInterval.
@@ -41,34 +41,58 @@ func (o *Outbox) writeSpill() {
 	}
 	var size int64
 	for _, b := range batches {
-		o.spoolBatch(o.sp, b)
 		size += b.size()
 	}
+	o.spoolBatches(o.sp, coalesce(batches, o.cfg.MaxBatchEvents, o.cfg.MaxBatchBytes))
 	o.mu.Lock()
 	o.spill = o.spill[len(batches):]
 	o.spillBytes -= size
+	o.checkDrainedLocked() // everything may have been dropped
 	o.mu.Unlock()
 }
 
-// spoolBatch writes b as a record of sp, or drops it when the spool is full
-// or the write fails. Either way b leaves the outbox's memory gauge.
-func (o *Outbox) spoolBatch(sp *spool, b *batch) {
-	o.m.outboxEvents.Sub(float64(b.events))
-	rec := appendRecord(nil, b)
-	if sp.bytes+int64(len(rec)) > o.cfg.SpoolMaxBytes {
-		o.drop(DropSpoolFull, b.events, fmt.Errorf("spool %d of %d bytes used", sp.bytes, o.cfg.SpoolMaxBytes))
-		return
+// spoolBatches writes batches as records of sp, coalescing them into few
+// writes. A batch that would take the spool past SpoolMaxBytes is dropped,
+// and so are the batches of a failed write; every batch leaves the outbox's
+// memory gauge.
+func (o *Outbox) spoolBatches(sp *spool, batches []*batch) {
+	var (
+		buf    []byte
+		refs   []recordRef
+		events int
+	)
+	flush := func() {
+		if len(refs) == 0 {
+			return
+		}
+		err := sp.write(buf, refs)
+		o.m.spoolBytes.Set(float64(sp.bytes))
+		if err != nil {
+			o.drop(DropSpoolError, events, err)
+		} else {
+			o.mu.Lock()
+			o.spoolUnread += len(refs)
+			o.mu.Unlock()
+			o.m.spoolEvents.Add(float64(events))
+		}
+		buf, refs, events = buf[:0], refs[:0], 0
 	}
-	err := sp.write(rec, b.events)
-	o.m.spoolBytes.Set(float64(sp.bytes))
-	if err != nil {
-		o.drop(DropSpoolError, b.events, err)
-		return
+	for _, b := range batches {
+		o.m.outboxEvents.Sub(float64(b.events))
+		start := len(buf)
+		buf = appendRecord(buf, b)
+		if sp.bytes+int64(len(buf)) > o.cfg.SpoolMaxBytes {
+			buf = buf[:start]
+			o.drop(DropSpoolFull, b.events, fmt.Errorf("spool %d of %d bytes used", sp.bytes+int64(start), o.cfg.SpoolMaxBytes))
+			continue
+		}
+		refs = append(refs, recordRef{off: int64(start), size: len(buf) - start, events: b.events})
+		events += b.events
+		if int64(len(buf)) >= sp.room() {
+			flush()
+		}
 	}
-	o.mu.Lock()
-	o.spoolUnread++
-	o.mu.Unlock()
-	o.m.spoolEvents.Add(float64(b.events))
+	flush()
 }
 
 // replay loads spooled batches into memory while there is room.
