@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"context"
 	"os"
 	"strconv"
 	"testing"
@@ -21,13 +22,12 @@ func (h harness) memBytes() int64 {
 // the spool is replayed and deleted, every event stored once.
 func TestSpillsToSpoolAndReplaysOnReconnect(t *testing.T) {
 	t.Parallel()
-	ns := newNATSServer(t, false)
-	nc, js := ns.connect(t)
+	env := setup(t, setupOpts{Down: true})
 	cfg := testConfig(t.TempDir())
 	cfg.MaxBatchBytes = 4 << 10
 	cfg.MaxMemoryBytes = 32 << 10
 	cfg.SpoolSegmentBytes = 64 << 10
-	h := newHarness(t, cfg, nc, js)
+	h := env.harness(t, cfg)
 	require.NoError(t, h.o.Start(t.Context()))
 
 	ids := enqueueN(h.o, 3000)
@@ -38,9 +38,9 @@ func TestSpillsToSpoolAndReplaysOnReconnect(t *testing.T) {
 	}, 10*time.Second, 5*time.Millisecond, "every event is in memory or in the spool")
 	require.Positive(t, testutil.ToFloat64(h.o.m.spoolBytes))
 
-	ns.start()
+	env.ns.start()
 	h.waitPublished(t, 3000, 30*time.Second)
-	requireExactlyOnce(t, readStream(t, js), ids)
+	requireExactlyOnce(t, readStream(t, env.js), ids)
 	require.Eventually(t, func() bool { return len(segmentFiles(t, cfg.DataDir)) == 0 }, 10*time.Second, 5*time.Millisecond)
 	require.Zero(t, testutil.ToFloat64(h.o.m.spoolEvents))
 	require.Zero(t, testutil.ToFloat64(h.o.m.spoolBytes))
@@ -51,13 +51,12 @@ func TestSpillsToSpoolAndReplaysOnReconnect(t *testing.T) {
 // a new outbox on the same DataDir publishes it all once NATS is back.
 func TestStopWithNATSDownThenRestartPublishesSpool(t *testing.T) {
 	t.Parallel()
-	ns := newNATSServer(t, false)
-	nc, js := ns.connect(t)
+	env := setup(t, setupOpts{Down: true})
 	dir := t.TempDir()
 	cfg := testConfig(dir)
 	cfg.MaxBatchBytes = 4 << 10
 	cfg.MaxMemoryBytes = 64 << 10
-	h := newHarness(t, cfg, nc, js)
+	h := env.harness(t, cfg)
 	require.NoError(t, h.o.Start(t.Context()))
 	ids := enqueueN(h.o, 2000)
 	require.Eventually(t, func() bool { return len(segmentFiles(t, dir)) > 0 }, 10*time.Second, 5*time.Millisecond)
@@ -68,12 +67,12 @@ func TestStopWithNATSDownThenRestartPublishesSpool(t *testing.T) {
 	require.Equal(t, 2000, spoolEvents(t, dir))
 	require.Contains(t, h.logs.String(), "unacknowledged events spooled")
 
-	ns.start()
-	h2 := newHarness(t, cfg, nc, js)
+	env.ns.start()
+	h2 := env.harness(t, cfg)
 	require.NoError(t, h2.o.Start(t.Context()))
 	require.Contains(t, h2.logs.String(), "replaying spool")
 	h2.waitPublished(t, 2000, 30*time.Second)
-	requireExactlyOnce(t, readStream(t, js), ids)
+	requireExactlyOnce(t, readStream(t, env.js), ids)
 	require.NoError(t, h2.o.Stop(t.Context()))
 	requireSpoolEmpty(t, dir)
 }
@@ -82,14 +81,13 @@ func TestStopWithNATSDownThenRestartPublishesSpool(t *testing.T) {
 // either published or counted as dropped.
 func TestSpoolFullDropsWithCountAndLog(t *testing.T) {
 	t.Parallel()
-	ns := newNATSServer(t, false)
-	nc, js := ns.connect(t)
+	env := setup(t, setupOpts{Down: true})
 	cfg := testConfig(t.TempDir())
 	cfg.MaxBatchBytes = 4 << 10
 	cfg.MaxMemoryBytes = 64 << 10
 	cfg.SpoolMaxBytes = 64 << 10
 	cfg.SpoolSegmentBytes = 16 << 10
-	h := newHarness(t, cfg, nc, js)
+	h := env.harness(t, cfg)
 	require.NoError(t, h.o.Start(t.Context()))
 
 	const n = 2000 // ~700 KiB of events for 128 KiB of memory and spool
@@ -98,11 +96,11 @@ func TestSpoolFullDropsWithCountAndLog(t *testing.T) {
 	require.Contains(t, h.logs.String(), `msg="events dropped" reason=spool_full`)
 	require.LessOrEqual(t, testutil.ToFloat64(h.o.m.spoolBytes), float64(cfg.SpoolMaxBytes))
 
-	ns.start()
+	env.ns.start()
 	dropped := func() int { return h.dropped(DropSpoolFull) + h.dropped(DropSpoolBacklog) }
 	require.Eventually(t, func() bool { return h.published()+dropped() == n }, 30*time.Second, 5*time.Millisecond,
 		"published %d + dropped %d != %d", h.published(), dropped(), n)
-	sc := readStream(t, js)
+	sc := readStream(t, env.js)
 	require.Len(t, sc.events, h.published())
 	for _, id := range ids {
 		require.LessOrEqual(t, sc.events[id], 1)
@@ -113,13 +111,12 @@ func TestSpoolFullDropsWithCountAndLog(t *testing.T) {
 // skipped; every other spooled event is published.
 func TestCorruptSpoolRecordsAreSkipped(t *testing.T) {
 	t.Parallel()
-	ns := newNATSServer(t, false)
-	nc, js := ns.connect(t)
+	env := setup(t, setupOpts{Down: true})
 	dir := t.TempDir()
 	cfg := testConfig(dir)
 	cfg.MaxBatchEvents = 10
 	cfg.SpoolSegmentBytes = 16 << 10
-	h := newHarness(t, cfg, nc, js)
+	h := env.harness(t, cfg)
 	require.NoError(t, h.o.Start(t.Context()))
 	ids := enqueueN(h.o, 300)
 	require.NoError(t, h.o.Stop(t.Context()))
@@ -129,8 +126,8 @@ func TestCorruptSpoolRecordsAreSkipped(t *testing.T) {
 	lost := corruptRecord(t, files[0], 1)
 	tornTail(t, files[len(files)-1])
 
-	ns.start()
-	h2 := newHarness(t, cfg, nc, js)
+	env.ns.start()
+	h2 := env.harness(t, cfg)
 	require.NoError(t, h2.o.Start(t.Context()))
 	require.Equal(t, 2.0, testutil.ToFloat64(h2.o.m.spoolCorrupt))
 	require.Contains(t, h2.logs.String(), "corrupt spool record skipped")
@@ -142,7 +139,7 @@ func TestCorruptSpoolRecordsAreSkipped(t *testing.T) {
 	}
 	require.Len(t, kept, 300-len(lost))
 	h2.waitPublished(t, len(kept), 30*time.Second)
-	requireExactlyOnce(t, readStream(t, js), kept)
+	requireExactlyOnce(t, readStream(t, env.js), kept)
 	require.NoError(t, h2.o.Stop(t.Context()))
 	requireSpoolEmpty(t, dir)
 }
@@ -247,32 +244,30 @@ func TestNATSOutageUnderLoadLosesNothing(t *testing.T) {
 		rate   = 2000 // events/s: 4 every 2 ms
 		outage = 30 * time.Second
 	)
-	ns := newNATSServer(t, true)
-	ns.start()
-	nc, js := ns.connect(t)
+	env := setup(t, setupOpts{SyncAlways: true})
 	cfg := testConfig(t.TempDir())
 	cfg.MaxBatchBytes = 64 << 10
 	cfg.MaxMemoryBytes = 1 << 20
-	h := newHarness(t, cfg, nc, js)
+	h := env.harness(t, cfg)
 	require.NoError(t, h.o.Start(t.Context()))
 
 	p := startProducer(h, 4, 2*time.Millisecond)
 	p.waitCount(t, rate, 20*time.Second)
 	h.waitPublished(t, rate/2, 20*time.Second)
-	ns.stop()
+	env.ns.stop()
 	before := h.published()
 	p.waitCount(t, rate+rate*int(outage/time.Second), 2*outage)
 	require.Positive(t, testutil.ToFloat64(h.o.m.spoolBytes), "the outage outgrew memory")
 	require.LessOrEqual(t, h.published()-before, h.o.cfg.MaxInFlight*h.o.cfg.MaxBatchEvents,
 		"at most the acks already on their way when the server stopped")
 
-	ns.start()
+	env.ns.start()
 	p.waitCount(t, 2*rate+rate*int(outage/time.Second), 30*time.Second)
 	ids := p.finish()
 	h.waitPublished(t, len(ids), 60*time.Second)
 	require.NoError(t, h.o.Stop(t.Context()))
 
-	requireExactlyOnce(t, readStream(t, js), ids)
+	requireExactlyOnce(t, readStream(t, env.js), ids)
 	requireSpoolEmpty(t, cfg.DataDir)
 	for _, reason := range []string{DropSpoolFull, DropSpoolBacklog, DropSpoolError, DropStopped} {
 		require.Zero(t, h.dropped(reason), reason)
@@ -286,13 +281,12 @@ func TestNATSOutageUnderLoadLosesNothing(t *testing.T) {
 // A spool that cannot be written drops the batches, counted and logged.
 func TestSpoolWriteErrorDropsWithCountAndLog(t *testing.T) {
 	t.Parallel()
-	ns := newNATSServer(t, false)
-	nc, js := ns.connect(t) // never started: everything must go to the spool
+	env := setup(t, setupOpts{Down: true}) // never started: everything must go to the spool
 	dir := t.TempDir()
 	cfg := testConfig(dir)
 	cfg.MaxBatchBytes = 4 << 10
 	cfg.MaxMemoryBytes = 16 << 10
-	h := newHarness(t, cfg, nc, js)
+	h := env.harness(t, cfg)
 	require.NoError(t, h.o.Start(t.Context()))
 	require.NoError(t, os.Remove(dir+"/spool"))
 	require.NoError(t, os.WriteFile(dir+"/spool", nil, 0o644)) // a file where the directory was
@@ -307,12 +301,11 @@ func TestSpoolWriteErrorDropsWithCountAndLog(t *testing.T) {
 // Stop spools the rest.
 func TestSpoolBacklogDropsWithCount(t *testing.T) {
 	t.Parallel()
-	ns := newNATSServer(t, false)
-	nc, js := ns.connect(t)
+	env := setup(t, setupOpts{Down: true})
 	dir := t.TempDir()
 	cfg := testConfig(dir)
 	cfg.MaxMemoryBytes = 1 << 20
-	h := newHarness(t, cfg, nc, js)
+	h := env.harness(t, cfg)
 	const n = 40000 // ~14 MiB of events: 1 MiB in memory, 8 MiB queued, the rest dropped
 	enqueueN(h.o, n)
 	dropped := h.dropped(DropSpoolBacklog)
@@ -324,13 +317,48 @@ func TestSpoolBacklogDropsWithCount(t *testing.T) {
 
 func TestStartFailsWithoutUsableDataDir(t *testing.T) {
 	t.Parallel()
-	ns := newNATSServer(t, false)
-	nc, js := ns.connect(t)
+	env := setup(t, setupOpts{Down: true})
 	file := t.TempDir() + "/file"
 	require.NoError(t, os.WriteFile(file, nil, 0o644))
-	h := newHarness(t, testConfig(file), nc, js)
+	h := env.harness(t, testConfig(file))
 	require.ErrorContains(t, h.o.Start(t.Context()), "create spool dir")
 
 	h2 := newHarness(t, testConfig(t.TempDir()), nil, nil)
 	require.ErrorContains(t, h2.o.Start(t.Context()), "no NATS connection")
+}
+
+// Stop under load with its deadline already short: in-flight publishes are
+// cut off and spooled with everything not acknowledged; the next outbox
+// re-publishes them under their ids, so each event is stored once.
+func TestStopCutShortUnderLoadThenRestartStoresEachOnce(t *testing.T) {
+	t.Parallel()
+	env := setup(t, setupOpts{SyncAlways: true})
+	dir := t.TempDir()
+	h := env.harness(t, testConfig(dir))
+	require.NoError(t, h.o.Start(t.Context()))
+	h.o.Enqueue(testEvent("warmup", decider.KindInvite, 0))
+	h.waitPublished(t, 1, 10*time.Second)
+
+	ids := enqueueN(h.o, 30000)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Millisecond)
+	defer cancel()
+	require.NoError(t, h.o.Stop(ctx))
+	spooled := spoolEvents(t, dir)
+	require.Positive(t, spooled, "the cut-short Stop left events in the spool")
+	require.Contains(t, h.logs.String(), "outbox flush cut short")
+
+	h2 := env.harness(t, testConfig(dir))
+	require.NoError(t, h2.o.Start(t.Context()))
+	h2.waitPublished(t, spooled, 30*time.Second)
+	require.NoError(t, h2.o.Stop(t.Context()))
+	requireSpoolEmpty(t, dir)
+	sc := readStream(t, env.js)
+	for id, n := range sc.events {
+		require.Equal(t, 1, n, "event %s", id)
+	}
+	for _, id := range ids {
+		require.Equal(t, 1, sc.events[id], "event %s", id)
+	}
+	t.Logf("spooled %d of %d; duplicate acks after restart %v", spooled, len(ids),
+		testutil.ToFloat64(h2.o.m.batches.WithLabelValues(resultDuplicate)))
 }

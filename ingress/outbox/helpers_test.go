@@ -75,6 +75,33 @@ func (ns *natsServer) connect(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 	return nc, js
 }
 
+// env is a NATS server (running or not) and a connection to it.
+type env struct {
+	ns *natsServer
+	nc *nats.Conn
+	js jetstream.JetStream
+}
+
+type setupOpts struct {
+	Down       bool // leave the server stopped (the test starts it)
+	SyncAlways bool // fsync every message, as production should
+}
+
+func setup(t *testing.T, o setupOpts) env {
+	t.Helper()
+	ns := newNATSServer(t, o.SyncAlways)
+	if !o.Down {
+		ns.start()
+	}
+	nc, js := ns.connect(t)
+	return env{ns: ns, nc: nc, js: js}
+}
+
+func (e env) harness(t *testing.T, cfg Config) harness {
+	t.Helper()
+	return newHarness(t, cfg, e.nc, e.js)
+}
+
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

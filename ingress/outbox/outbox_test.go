@@ -7,26 +7,23 @@ import (
 
 	"github.com/invitegate/invitegate/cmd/natsconn"
 	"github.com/invitegate/invitegate/decider"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 )
 
 func TestPublishesEveryEventOnceInBatches(t *testing.T) {
 	t.Parallel()
-	ns := newNATSServer(t, false)
-	ns.start()
-	nc, js := ns.connect(t)
+	env := setup(t, setupOpts{})
 	cfg := testConfig(t.TempDir())
 	cfg.MaxBatchEvents = 100
-	h := newHarness(t, cfg, nc, js)
+	h := env.harness(t, cfg)
 	require.NoError(t, h.o.Start(t.Context()))
 
 	const n = 3000
 	ids := enqueueN(h.o, n)
 	h.waitPublished(t, n, 20*time.Second)
 
-	sc := readStream(t, js)
+	sc := readStream(t, env.js)
 	requireExactlyOnce(t, sc, ids)
 	require.Less(t, sc.msgs, n/10, "events travel in batches")
 	require.GreaterOrEqual(t, sc.msgs, n/100)
@@ -34,7 +31,7 @@ func TestPublishesEveryEventOnceInBatches(t *testing.T) {
 	require.Equal(t, float64(sc.msgs), testutil.ToFloat64(h.o.m.batches.WithLabelValues(resultOK)))
 	require.Eventually(t, func() bool { return testutil.ToFloat64(h.o.m.outboxEvents) == 0 }, 5*time.Second, 5*time.Millisecond)
 
-	info, err := js.Stream(t.Context(), decider.EventStream)
+	info, err := env.js.Stream(t.Context(), decider.EventStream)
 	require.NoError(t, err)
 	require.Equal(t, natsconn.DefaultDuplicates, info.CachedInfo().Config.Duplicates, "Start ensured the stream")
 	require.NoError(t, h.o.Stop(t.Context()))
@@ -43,13 +40,11 @@ func TestPublishesEveryEventOnceInBatches(t *testing.T) {
 
 func TestSealsOnBytesAndDelay(t *testing.T) {
 	t.Parallel()
-	ns := newNATSServer(t, false)
-	ns.start()
-	nc, js := ns.connect(t)
+	env := setup(t, setupOpts{})
 	cfg := testConfig(t.TempDir())
 	cfg.MaxBatchBytes = 4 << 10
 	cfg.MaxMemoryBytes = 1 << 20
-	h := newHarness(t, cfg, nc, js)
+	h := env.harness(t, cfg)
 	require.NoError(t, h.o.Start(t.Context()))
 
 	one := testEvent("solo", decider.KindInvite, 1)
@@ -63,25 +58,23 @@ func TestSealsOnBytesAndDelay(t *testing.T) {
 		h.o.Enqueue(ev)
 	}
 	h.waitPublished(t, 201, 10*time.Second)
-	sc := readStream(t, js)
+	sc := readStream(t, env.js)
 	requireExactlyOnce(t, sc, append(ids, one.ID))
 	require.Greater(t, sc.msgs, 200*250/(4<<10), "batches sealed at MaxBatchBytes")
 }
 
 func TestStopFlushesWhatIsInMemory(t *testing.T) {
 	t.Parallel()
-	ns := newNATSServer(t, false)
-	ns.start()
-	nc, js := ns.connect(t)
+	env := setup(t, setupOpts{})
 	cfg := testConfig(t.TempDir())
 	cfg.BatchDelay = time.Hour // only Stop seals these
-	h := newHarness(t, cfg, nc, js)
+	h := env.harness(t, cfg)
 	require.NoError(t, h.o.Start(t.Context()))
 	ids := enqueueN(h.o, 50)
 
 	require.NoError(t, h.o.Stop(t.Context()))
 	require.Equal(t, 50, h.published())
-	requireExactlyOnce(t, readStream(t, js), ids)
+	requireExactlyOnce(t, readStream(t, env.js), ids)
 	requireSpoolEmpty(t, cfg.DataDir)
 
 	h.o.Enqueue(testEvent("late", decider.KindInvite, 1))
@@ -95,64 +88,58 @@ func TestStopFlushesWhatIsInMemory(t *testing.T) {
 // next outbox publishes them.
 func TestStopBeforeStartSpoolsEnqueued(t *testing.T) {
 	t.Parallel()
-	ns := newNATSServer(t, false)
-	ns.start()
-	nc, js := ns.connect(t)
+	env := setup(t, setupOpts{})
 	dir := t.TempDir()
-	h := newHarness(t, testConfig(dir), nc, js)
+	h := env.harness(t, testConfig(dir))
 	ids := enqueueN(h.o, 30)
 	require.NoError(t, h.o.Stop(t.Context()))
 	require.Equal(t, 30, spoolEvents(t, dir))
 
-	h2 := newHarness(t, testConfig(dir), nc, js)
+	h2 := env.harness(t, testConfig(dir))
 	require.NoError(t, h2.o.Start(t.Context()))
 	h2.waitPublished(t, 30, 10*time.Second)
-	requireExactlyOnce(t, readStream(t, js), ids)
+	requireExactlyOnce(t, readStream(t, env.js), ids)
 	require.NoError(t, h2.o.Stop(t.Context()))
 	requireSpoolEmpty(t, dir)
 }
 
 func TestStopWithoutEventsLeavesNoSpool(t *testing.T) {
 	t.Parallel()
-	ns := newNATSServer(t, false)
-	nc, js := ns.connect(t) // never started
+	env := setup(t, setupOpts{Down: true}) // never started
 	dir := t.TempDir()
-	h := newHarness(t, testConfig(dir), nc, js)
+	h := env.harness(t, testConfig(dir))
 	require.NoError(t, h.o.Stop(t.Context()))
 	require.NoDirExists(t, dir+"/spool")
 }
 
 func TestEnsuresStreamOnceNATSIsUp(t *testing.T) {
 	t.Parallel()
-	ns := newNATSServer(t, false)
-	nc, js := ns.connect(t)
+	env := setup(t, setupOpts{Down: true})
 	cfg := testConfig(t.TempDir())
 	cfg.Stream = natsconn.EventStreamConfig{MaxAge: 24 * time.Hour, Duplicates: 3 * time.Minute}
-	h := newHarness(t, cfg, nc, js)
+	h := env.harness(t, cfg)
 	require.NoError(t, h.o.Start(t.Context()), "Start does not wait for NATS")
 	ids := enqueueN(h.o, 10)
 
-	ns.start()
+	env.ns.start()
 	h.waitPublished(t, 10, 15*time.Second)
-	stream, err := js.Stream(t.Context(), decider.EventStream)
+	stream, err := env.js.Stream(t.Context(), decider.EventStream)
 	require.NoError(t, err)
 	require.Equal(t, 3*time.Minute, stream.CachedInfo().Config.Duplicates)
 	require.Equal(t, 24*time.Hour, stream.CachedInfo().Config.MaxAge)
-	requireExactlyOnce(t, readStream(t, js), ids)
+	requireExactlyOnce(t, readStream(t, env.js), ids)
 }
 
 // A batch over the server's max_payload is split (derived ids); a single
 // event over it is dropped and counted.
 func TestSplitsOversizedBatchesAndDropsOversizedEvents(t *testing.T) {
 	t.Parallel()
-	ns := newNATSServer(t, false)
-	ns.start()
-	nc, js := ns.connect(t)
+	env := setup(t, setupOpts{})
 	cfg := testConfig(t.TempDir())
 	cfg.MaxBatchBytes = 8 << 20
 	cfg.MaxMemoryBytes = 64 << 20
 	cfg.BatchDelay = time.Hour
-	h := newHarness(t, cfg, nc, js)
+	h := env.harness(t, cfg)
 	require.NoError(t, h.o.Start(t.Context()))
 
 	member := strings.Repeat("x", 300<<10)
@@ -171,7 +158,7 @@ func TestSplitsOversizedBatchesAndDropsOversizedEvents(t *testing.T) {
 	require.Equal(t, 7, h.published())
 	require.Equal(t, 1, h.dropped(DropTooLarge))
 	require.Contains(t, h.logs.String(), "reason=too_large")
-	sc := readStream(t, js)
+	sc := readStream(t, env.js)
 	requireExactlyOnce(t, sc, ids)
 	for id := range sc.batchIDs {
 		require.Contains(t, id, ".", "split batches carry derived ids")
@@ -217,8 +204,6 @@ func TestNewRejectsDuplicateMetrics(t *testing.T) {
 	_, err := New(testConfig(t.TempDir()), nil, nil, h.reg, discard())
 	require.ErrorContains(t, err, "register outbox metrics")
 }
-
-var _ jetstream.JetStream // the harness's js is a real jetstream context
 
 func TestUnencodableEventIsDroppedAndCounted(t *testing.T) {
 	t.Parallel()
