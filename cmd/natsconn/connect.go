@@ -96,7 +96,7 @@ func Close(ctx context.Context, nc *nats.Conn) error {
 		return nil
 	}
 	closed := make(chan struct{})
-	nc.SetClosedHandler(chainClosed(nc.Opts.ClosedCB, closed))
+	nc.SetClosedHandler(chainClosed(nc.ClosedHandler(), closed))
 	if !nc.IsConnected() {
 		nc.Close()
 		return nil

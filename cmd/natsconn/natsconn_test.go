@@ -221,3 +221,12 @@ func TestEmbeddedServerLogsGoToSlog(t *testing.T) {
 	require.Contains(t, buf.String(), "component=nats-server")
 	require.Contains(t, buf.String(), "Server is ready")
 }
+
+func TestCloseWhileNotConnectedAndTwice(t *testing.T) {
+	t.Parallel()
+	nc, err := Connect(t.Context(), Config{URL: "nats://127.0.0.1:" + strconv.Itoa(freePort(t))}, nil, discard())
+	require.NoError(t, err)
+	require.NoError(t, Close(t.Context(), nc))
+	require.True(t, nc.IsClosed())
+	require.NoError(t, Close(t.Context(), nc), "closing again is a no-op")
+}
