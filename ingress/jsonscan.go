@@ -20,14 +20,11 @@ type scanner struct {
 }
 
 func (p *scanner) ws() {
-	for p.i < len(p.s) {
-		switch p.s[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
+	s, i := p.s, p.i
+	for i < len(s) && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t') {
+		i++
 	}
+	p.i = i
 }
 
 // peek returns the next byte after whitespace, or 0 at the end.
@@ -83,11 +80,16 @@ func (p *scanner) scanString() (simple bool, err error) {
 	start := p.i
 	escaped, high := false, false
 	for p.i < len(p.s) {
-		c := p.s[p.i]
-		if plainStringByte[c] {
-			p.i++
-			continue
+		// Skip plain bytes with locals: the compiler keeps them in registers.
+		s, i := p.s, p.i
+		for i < len(s) && plainStringByte[s[i]] {
+			i++
 		}
+		p.i = i
+		if i == len(s) {
+			break
+		}
+		c := s[i]
 		switch {
 		case c == '"':
 			p.i++

@@ -228,7 +228,7 @@ func (p *scanner) member(key string, idx int) (string, error) {
 		p.i++
 	} else {
 		for done := false; !done; {
-			k, err := p.str()
+			k, err := p.key()
 			if err != nil {
 				return "", err
 			}
@@ -270,4 +270,17 @@ func (p *scanner) memberAccount(key string, idx int) (string, bool, error) {
 	}
 	v, err := p.str()
 	return v, err == nil, err
+}
+
+// memberKey is the key of every member object as IM writes it.
+const memberKey = `"Member_Account"`
+
+// key reads an object key, recognising memberKey without scanning it.
+func (p *scanner) key() (string, error) {
+	p.ws()
+	if strings.HasPrefix(p.s[p.i:], memberKey) {
+		p.i += len(memberKey)
+		return memberKey[1 : len(memberKey)-1], nil
+	}
+	return p.str()
 }
