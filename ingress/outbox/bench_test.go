@@ -17,6 +17,10 @@ import (
 // benchOutbox starts an embedded in-process server (SyncAlways as given)
 // and a started outbox with the default Config on it.
 func benchOutbox(b *testing.B, syncAlways bool) *Outbox {
+	return benchOutboxWith(b, syncAlways, Config{})
+}
+
+func benchOutboxWith(b *testing.B, syncAlways bool, cfg Config) *Outbox {
 	b.Helper()
 	srv, err := natsconn.StartEmbedded(natsconn.EmbeddedConfig{StoreDir: b.TempDir(), SyncAlways: syncAlways}, nil)
 	require.NoError(b, err)
@@ -26,7 +30,8 @@ func benchOutbox(b *testing.B, syncAlways bool) *Outbox {
 	b.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	require.NoError(b, err)
-	o, err := New(Config{DataDir: b.TempDir()}, js, nc, prometheus.NewRegistry(), discard())
+	cfg.DataDir = b.TempDir()
+	o, err := New(cfg, js, nc, prometheus.NewRegistry(), discard())
 	require.NoError(b, err)
 	require.NoError(b, o.Start(context.Background()))
 	b.Cleanup(func() { _ = o.Stop(context.Background()) })
@@ -102,34 +107,47 @@ func BenchmarkEnqueueLive(b *testing.B) {
 // BenchmarkThroughput enqueues b.N events at full speed and waits for all
 // their PubAcks: the sustained events/s and batches/s the outbox gets into
 // a server that fsyncs every message (sync_always=true) or on its interval.
+//
+// batch=1 (MaxBatchEvents 1) shows what one message per callback would get.
 func BenchmarkThroughput(b *testing.B) {
-	for _, syncAlways := range []bool{false, true} {
-		b.Run("sync_always="+strconv.FormatBool(syncAlways), func(b *testing.B) {
-			o := benchOutbox(b, syncAlways)
-			evs := benchEvents()
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			for i := range b.N {
-				ev := evs[i%len(evs)]
-				ev.ID = decider.NewEventID()
-				o.Enqueue(ev)
-			}
-			for testutil.ToFloat64(o.m.published) < float64(b.N) {
-				if o.dropped() > 0 {
-					b.Fatalf("%v events dropped", o.dropped())
-				}
-				time.Sleep(time.Millisecond) // polling the counter; a benchmark, not a test
-			}
-			elapsed := time.Since(start).Seconds()
-			b.StopTimer()
-			batches := testutil.ToFloat64(o.m.batches.WithLabelValues(resultOK)) +
-				testutil.ToFloat64(o.m.batches.WithLabelValues(resultDuplicate))
-			b.ReportMetric(float64(b.N)/elapsed, "events/s")
-			b.ReportMetric(batches/elapsed, "batches/s")
-			b.ReportMetric(float64(b.N)/batches, "events/batch")
+	for _, tc := range []struct {
+		syncAlways  bool
+		batchEvents int
+	}{{false, 0}, {true, 0}, {true, 1}} {
+		name := "sync_always=" + strconv.FormatBool(tc.syncAlways)
+		if tc.batchEvents > 0 {
+			name += "/batch=" + strconv.Itoa(tc.batchEvents)
+		}
+		b.Run(name, func(b *testing.B) {
+			o := benchOutboxWith(b, tc.syncAlways, Config{MaxBatchEvents: tc.batchEvents})
+			benchThroughput(b, o)
 		})
 	}
+}
+
+func benchThroughput(b *testing.B, o *Outbox) {
+	evs := benchEvents()
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		ev := evs[i%len(evs)]
+		ev.ID = decider.NewEventID()
+		o.Enqueue(ev)
+	}
+	for testutil.ToFloat64(o.m.published) < float64(b.N) {
+		if o.dropped() > 0 {
+			b.Fatalf("%v events dropped", o.dropped())
+		}
+		time.Sleep(time.Millisecond) // polling the counter; a benchmark, not a test
+	}
+	elapsed := time.Since(start).Seconds()
+	b.StopTimer()
+	batches := testutil.ToFloat64(o.m.batches.WithLabelValues(resultOK)) +
+		testutil.ToFloat64(o.m.batches.WithLabelValues(resultDuplicate))
+	b.ReportMetric(float64(b.N)/elapsed, "events/s")
+	b.ReportMetric(batches/elapsed, "batches/s")
+	b.ReportMetric(float64(b.N)/batches, "events/batch")
 }
 
 func (o *Outbox) dropped() float64 {
