@@ -155,8 +155,8 @@ func BenchmarkParseBodyEncodingJSON(b *testing.B) {
 	type member struct{ Member_Account string } //nolint:revive // IM's field name
 	var v struct {
 		CallbackCommand, GroupId, Type, Operator_Account string //nolint:revive // IM's field names
-		DestinationMembers                                []member
-		EventTime                                         json.RawMessage
+		DestinationMembers                               []member
+		EventTime                                        json.RawMessage
 	}
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
