@@ -32,7 +32,7 @@ ORDER BY day;
 SELECT app, operator, requests, members_invited, members_refused, requests_rejected
 FROM invitegate.top_inviters_daily
 WHERE day = (now() AT TIME ZONE 'UTC')::date - 1
-ORDER BY members_invited DESC, operator
+ORDER BY members_invited DESC
 LIMIT 20;
 
 -- name: refusals-by-rule

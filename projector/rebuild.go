@@ -11,6 +11,7 @@ import (
 // rebuildRollupsSQL recomputes every rollup from invite_events; it counts
 // exactly what rollups.add counts.
 var rebuildRollupsSQL = []string{
+	`SET LOCAL work_mem = '256MB'`, // the aggregations have millions of groups
 	`TRUNCATE invitegate.invite_rollup_hourly, invitegate.invite_rollup_rule_daily,
 		invitegate.invite_rollup_operator_daily`,
 	`INSERT INTO invitegate.invite_rollup_hourly (hour, app, group_type, platform, requests, requests_partial,
@@ -20,13 +21,15 @@ var rebuildRollupsSQL = []string{
 		count(*) FILTER (WHERE fail_mode), sum(member_count), sum(refused_count),
 		coalesce(sum(member_count) FILTER (WHERE outcome = 'reject'), 0)
 	FROM invitegate.invite_events
-	GROUP BY 1, 2, 3, 4`,
+	GROUP BY 1, 2, 3, 4
+	ORDER BY 1`,
 	`INSERT INTO invitegate.invite_rollup_operator_daily (day, app, operator, requests, members_invited,
 		members_refused, requests_rejected)
 	SELECT (received_at AT TIME ZONE 'UTC')::date, app, operator, count(*), sum(member_count),
 		sum(refused_count), count(*) FILTER (WHERE outcome = 'reject')
 	FROM invitegate.invite_events
-	GROUP BY 1, 2, 3`,
+	GROUP BY 1, 2, 3
+	ORDER BY 1`, // rows of a day together, as the projector writes them
 	`INSERT INTO invitegate.invite_rollup_rule_daily (day, app, rule, mode, members_refused, requests_rejected)
 	SELECT day, app, rule, mode, sum(refused), sum(rejected)
 	FROM (
