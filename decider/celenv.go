@@ -68,7 +68,8 @@ const smallSet = 8
 // stringSet is the runtime value of a named list: a set of strings.
 type stringSet struct {
 	m     map[string]struct{}
-	small []string // the entries when there are at most smallSet; m is then nil
+	small []string     // the entries when there are at most smallSet; m is then nil
+	sh    *shardedSet // a large list changed by policy events (policyset.go); m and small are then nil
 }
 
 func newStringSet(entries []string) *stringSet {
@@ -83,18 +84,24 @@ func newStringSet(entries []string) *stringSet {
 }
 
 func (s *stringSet) has(v string) bool {
-	if s.m == nil {
-		return slices.Contains(s.small, v)
+	if s.m != nil {
+		_, ok := s.m[v]
+		return ok
 	}
-	_, ok := s.m[v]
-	return ok
+	if s.sh != nil {
+		return s.sh.has(v)
+	}
+	return slices.Contains(s.small, v)
 }
 
 func (s *stringSet) len() int {
-	if s.m == nil {
-		return len(s.small)
+	switch {
+	case s.m != nil:
+		return len(s.m)
+	case s.sh != nil:
+		return s.sh.n
 	}
-	return len(s.m)
+	return len(s.small)
 }
 
 func (s *stringSet) ConvertToNative(t reflect.Type) (any, error) {

@@ -157,7 +157,8 @@ func (b *builder) membership(args []celast.Expr) *node {
 		return nil
 	}
 	var set *stringSet
-	if name, ok := varKey(args[1], VarLists, nil); ok {
+	name, named := varKey(args[1], VarLists, nil)
+	if named {
 		set = b.sets[name]
 	} else if args[1].Kind() == celast.ListKind {
 		set = literalSet(args[1].AsList())
@@ -167,9 +168,10 @@ func (b *builder) membership(args []celast.Expr) *node {
 	}
 	n := b.newNode(opIn, l.kind == operandMember)
 	n.lhs, n.set = l, set
-	if n.dep && set.m != nil {
+	if n.dep && (set.m != nil || named) {
 		// The same lookup in several rules (an enforced rule and its shadow
-		// trial) is done once per member.
+		// trial) is done once per member. A named list may grow through
+		// policy events after compilation (fold.go), so it always has a slot.
 		slot, ok := b.memos[set]
 		if !ok {
 			slot = len(b.memos)
