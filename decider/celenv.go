@@ -68,7 +68,7 @@ const smallSet = 8
 // stringSet is the runtime value of a named list: a set of strings.
 type stringSet struct {
 	m     map[string]struct{}
-	small []string     // the entries when there are at most smallSet; m is then nil
+	small []string    // the entries when there are at most smallSet; m is then nil
 	sh    *shardedSet // a large list changed by policy events (policyset.go); m and small are then nil
 }
 
