@@ -21,7 +21,7 @@ func TestDuplicatesStoredOnce(t *testing.T) {
 	_, reg := b.worker(t, b.cfg, b.js, b.pool)
 
 	require.Eventually(t, func() bool {
-		return counterValue(t, reg, "invitegate_projector_duplicates_total") == 13
+		return counterValue(t, reg, "invitegate_projector_duplicates_total") >= 13
 	}, waitFor, 10*time.Millisecond)
 	waitRows(t, b.pool, "invite_events", 40)
 	waitRows(t, b.pool, "invite_members", 80)
@@ -51,8 +51,10 @@ func TestTwoWorkersOneConsumer(t *testing.T) {
 	require.Equal(t, 2000.0, ev1+ev2)
 	require.Positive(t, ev1, "both workers took part")
 	require.Positive(t, ev2, "both workers took part")
-	require.Equal(t, 1000.0, counterValue(t, reg1, "invitegate_projector_duplicates_total")+
-		counterValue(t, reg2, "invitegate_projector_duplicates_total"))
+	// At least the 1000 copies; more if a slow machine let AckWait expire
+	// on a buffered message, which is then redelivered and skipped.
+	require.GreaterOrEqual(t, counterValue(t, reg1, "invitegate_projector_duplicates_total")+
+		counterValue(t, reg2, "invitegate_projector_duplicates_total"), 1000.0)
 	requireRollupsMatchRows(t, b.pool)
 }
 
