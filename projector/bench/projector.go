@@ -25,7 +25,7 @@ type ProjectorConfig struct {
 	// Events is how many invite events to pre-fill and drain. Default 200,000.
 	Events int
 	// EventsPerMessage is the NDJSON batch size of each NATS message.
-	// Default 100.
+	// Default 256, the outbox's MaxBatchEvents.
 	EventsPerMessage int
 	// ServerURL is the PostgreSQL server, without a database name; the
 	// benchmark creates a database invitegate_bench_<random> there and
@@ -53,7 +53,7 @@ func (r ProjectorResult) String() string {
 // draining them into a fresh database.
 func Projector(ctx context.Context, cfg ProjectorConfig, logger *slog.Logger) (ProjectorResult, error) {
 	cfg.Events = cmp.Or(cfg.Events, 200_000)
-	cfg.EventsPerMessage = cmp.Or(cfg.EventsPerMessage, 100)
+	cfg.EventsPerMessage = cmp.Or(cfg.EventsPerMessage, 256)
 	cfg.ServerURL = cmp.Or(cfg.ServerURL, "postgres://postgres@127.0.0.1:5432/")
 	res := ProjectorResult{Events: cfg.Events}
 
