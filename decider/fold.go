@@ -218,3 +218,23 @@ func (s *Snapshot) Apply(c *Change, seq uint64) (*Snapshot, error) {
 	}
 	return f.Snapshot(), nil
 }
+
+// ApplyEvent parses and applies the event at sequence seq whose subject
+// names kind (see ParsePolicySubject): what a follower of the stream calls
+// for every message. It returns the parsed change when the data parses
+// (even if it is then rejected), and a *ChangeError when the event is not
+// applied; the position advances either way.
+func (f *Fold) ApplyEvent(kind string, data []byte, seq uint64) (*Change, error) {
+	if seq <= f.position {
+		return nil, fmt.Errorf("%w: sequence %d, position %d", ErrOutOfOrder, seq, f.position)
+	}
+	c, err := ParseChange(data)
+	if err == nil && c.Kind != kind {
+		err = malformed("the subject says %q but the event's kind is %q", kind, c.Kind)
+	}
+	if err != nil {
+		f.position = seq
+		return c, err
+	}
+	return c, f.Apply(c, seq)
+}

@@ -270,3 +270,23 @@ func TestFoldFromCompiledBigList(t *testing.T) {
 	require.False(t, s.ListHas("banned", "b00000"))
 	require.Equal(t, []Refusal{{Member: "x", Rule: "banned-member"}}, s.Decide(req("admin", "x", "b00000")).Refused)
 }
+
+func TestFoldApplyEvent(t *testing.T) {
+	t.Parallel()
+	f := NewFold(nil, 0)
+	c, err := f.ApplyEvent(ChangeReplaced, []byte(`{"kind":"replaced","document":`+changeDoc+`}`), 1)
+	require.NoError(t, err)
+	require.Equal(t, ChangeReplaced, c.Kind)
+	c, err = f.ApplyEvent(ChangeListRemoved, []byte(`{"kind":"list.added","list":"banned","ids":["a"]}`), 2)
+	requireChangeError(t, err, RejectMalformed, `the subject says "list.removed" but the event's kind is "list.added"`)
+	require.NotNil(t, c)
+	_, err = f.ApplyEvent(ChangeListAdded, []byte(`{`), 3)
+	requireChangeError(t, err, RejectMalformed, "decode")
+	_, err = f.ApplyEvent(ChangeListAdded, []byte(`{"kind":"list.added","list":"banned","ids":["a"]}`), 4)
+	require.NoError(t, err)
+	_, err = f.ApplyEvent(ChangeListAdded, []byte(`{"kind":"list.added","list":"banned","ids":["b"]}`), 4)
+	require.ErrorIs(t, err, ErrOutOfOrder)
+	require.Equal(t, uint64(4), f.Position())
+	require.Equal(t, uint64(4), f.Revision())
+	require.Equal(t, []string{"a"}, f.Snapshot().ListEntries("banned"))
+}

@@ -1,0 +1,41 @@
+// Package policyfeed keeps every ingress replica on the newest policy of the
+// policy log, an event-sourced log on NATS JetStream.
+//
+// Place in the flow:
+//
+//	IM -> ingress -> decider -> JetStream -> projector -> Postgres and snapshot -> [ingress]
+//
+// The log is the stream INVITEGATE_POLICY, subjects
+// invitegate.policy.<app>.<kind>, kept for ever (it is the audit log). Its
+// events are decider.Change values (replaced, list.added, list.removed) and
+// a policy snapshot is their fold (decider.Fold): its revision is the stream
+// sequence of the last event applied. An event that does not validate is
+// never applied: the last good policy stays, and the rejection is logged and
+// counted in invitegate_policy_events_rejected_total{reason}.
+//
+// A Follower, one per ingress process:
+//
+//  1. at Start, loads its last good snapshot from DataDir/policy/<app>.json
+//     into the decider.Engine, so a replica serves even when NATS is down;
+//  2. in the background, opens the log (creating the stream and buckets if
+//     needed), seeds an empty log with Config.Seed (the --policy file; a
+//     non-empty log ignores it with a log line), loads the compacted
+//     snapshot the projector keeps in the Object Store when it is newer,
+//     replays only the events after it, then applies live events from an
+//     ordered consumer, swapping the engine's snapshot (lock-free for
+//     deciders) whenever no more events are pending;
+//  3. writes each new snapshot to disk (at most once per SaveInterval) and
+//     reports its revision in the KV bucket invitegate_policy_status under
+//     <app>.<replica>, at once and every StatusInterval.
+//
+// A Log is the client side of one app's log: Publish (validated), Seed,
+// Head, Read, State (the fold up to a revision), Replicas and WaitRevision
+// (what `invitegate policy apply --wait` uses). SaveSnapshot, LoadSnapshot
+// and the checkpoint functions are the compacted snapshot's format, shared
+// with the projector's compactor.
+//
+//	f, err := policyfeed.New(policyfeed.Config{App: "1400000000", DataDir: dir}, js, engine, logger, reg)
+//	err = f.Start(ctx) // serves the snapshot on disk at once, follows in the background
+//	<-f.CaughtUp()     // every event in the log at start applied
+//	defer f.Stop(ctx)
+package policyfeed

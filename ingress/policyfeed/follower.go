@@ -1,0 +1,208 @@
+package policyfeed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/invitegate/invitegate/decider"
+)
+
+// Follower keeps a decider.Engine on the newest valid policy of one app's
+// log. See the package documentation.
+type Follower struct {
+	cfg    Config
+	js     jetstream.JetStream
+	engine *decider.Engine
+	logger *slog.Logger
+	m      *metrics
+	disk   diskStore
+	saver  *saver
+
+	// Owned by the run goroutine (and Start before it).
+	fold       *decider.Fold
+	seeded     bool
+	usedSeed   bool
+	log        atomic.Pointer[Log]
+	reportWake chan struct{}
+
+	mu        sync.Mutex
+	revision  uint64
+	source    string
+	changed   chan struct{} // closed and replaced at each new revision
+	caughtUp  chan struct{}
+	caughtOne sync.Once
+	startedAt time.Time
+	state     int // 0 new, 1 started, 2 stopped
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+// New returns a Follower that loads what it follows into engine. reg
+// takes its metrics; logger its logs.
+func New(cfg Config, js jetstream.JetStream, engine *decider.Engine, logger *slog.Logger, reg prometheus.Registerer) (*Follower, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if js == nil || engine == nil || logger == nil || reg == nil {
+		return nil, errors.New("policyfeed: nil JetStream, engine, logger or registerer")
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	logger = logger.With("component", "policyfeed", "app", cfg.App)
+	disk := newDiskStore(cfg.DataDir, cfg.App)
+	return &Follower{cfg: cfg, js: js, engine: engine, logger: logger, m: m, disk: disk,
+		saver: newSaver(disk, cfg.SaveInterval, logger, m), reportWake: make(chan struct{}, 1),
+		changed: make(chan struct{}), caughtUp: make(chan struct{})}, nil
+}
+
+// Start loads the last good snapshot from disk into the engine (so the
+// replica serves it even when NATS is unreachable), then follows the log
+// in the background: newest compacted snapshot, the events after it, then
+// live events. It does not wait for NATS.
+func (f *Follower) Start(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.state != 0 {
+		return nil
+	}
+	f.state = 1
+	f.startedAt = f.cfg.Now().UTC()
+	f.fold = decider.NewFold(nil, 0)
+	snap, pos, err := f.disk.load()
+	switch {
+	case err != nil:
+		f.logger.Error("ignoring the policy snapshot on disk", "path", f.disk.path, "err", err)
+	case snap != nil:
+		f.fold = decider.NewFold(snap, pos)
+		f.engine.Load(snap)
+		f.revision, f.source = snap.Revision(), SourceDisk
+		f.logger.Info("serving the last good policy snapshot from disk until the log is reached",
+			"path", f.disk.path, "revision", snap.Revision())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
+	f.wg.Add(3)
+	go func() { defer f.wg.Done(); f.saver.run(ctx) }()
+	go func() { defer f.wg.Done(); f.report(ctx) }()
+	go func() { defer f.wg.Done(); f.run(ctx) }()
+	return nil
+}
+
+// Stop stops following, writes the newest snapshot to disk and removes the
+// replica's status entry. It is idempotent and may be called before Start.
+func (f *Follower) Stop(ctx context.Context) error {
+	f.mu.Lock()
+	started := f.state == 1
+	f.state = 2
+	f.mu.Unlock()
+	if !started {
+		return nil
+	}
+	f.cancel()
+	done := make(chan struct{})
+	go func() { f.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("stop policy follower: %w", ctx.Err())
+	}
+	if log := f.log.Load(); log != nil {
+		if err := log.deleteStatus(ctx, f.cfg.ReplicaID); err != nil {
+			f.logger.Warn("replica status not removed; it expires by itself", "err", err)
+		}
+	}
+	return nil
+}
+
+// Revision returns the revision of the policy the engine decides with.
+func (f *Follower) Revision() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.revision
+}
+
+// CaughtUp is closed once the replica has applied every event that was in
+// the log when it first reached it.
+func (f *Follower) CaughtUp() <-chan struct{} { return f.caughtUp }
+
+// WaitRevision returns once the engine decides with revision rev or later.
+func (f *Follower) WaitRevision(ctx context.Context, rev uint64) error {
+	for {
+		f.mu.Lock()
+		cur, ch := f.revision, f.changed
+		f.mu.Unlock()
+		if cur >= rev {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for policy revision %d (at %d): %w", rev, cur, ctx.Err())
+		}
+	}
+}
+
+func (f *Follower) setRevision(rev uint64, source string) {
+	f.mu.Lock()
+	if rev != f.revision || source != f.source {
+		f.revision, f.source = rev, source
+		close(f.changed)
+		f.changed = make(chan struct{})
+	}
+	f.mu.Unlock()
+	select {
+	case f.reportWake <- struct{}{}:
+	default:
+	}
+}
+
+// status is the replica's current status entry.
+func (f *Follower) status() ReplicaStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	host, _ := os.Hostname()
+	return ReplicaStatus{App: f.cfg.App, Replica: f.cfg.ReplicaID, Revision: f.revision, Source: f.source,
+		Host: host, PID: os.Getpid(), StartedAt: f.startedAt, UpdatedAt: f.cfg.Now().UTC()}
+}
+
+// report writes the replica's status at each new revision and every
+// StatusInterval, once the log is open.
+func (f *Follower) report(ctx context.Context) {
+	tick := time.NewTicker(f.cfg.StatusInterval)
+	defer tick.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.reportWake:
+		case <-tick.C:
+		}
+		log := f.log.Load()
+		if log == nil {
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, f.cfg.RequestTimeout)
+		err := log.putStatus(pctx, f.status())
+		cancel()
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			f.logger.Warn("replica status not reported", "err", err)
+		case err == nil && failing:
+			f.logger.Info("replica status reported again")
+		}
+		failing = err != nil
+	}
+}

@@ -1,0 +1,49 @@
+package policyfeed
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics of a Follower. invitegate_policy_revision and
+// invitegate_policy_loaded are the ingress's (they read the engine).
+type metrics struct {
+	applied      *prometheus.CounterVec // kind
+	rejected     *prometheus.CounterVec // reason
+	saves        *prometheus.CounterVec // result
+	followErrors prometheus.Counter
+	lag          prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		applied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "invitegate_policy_events_applied_total",
+			Help: "Policy log events applied to this replica's policy, by kind.",
+		}, []string{"kind"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "invitegate_policy_events_rejected_total",
+			Help: "Policy log events not applied because they do not validate, by reason (malformed, invalid_policy, unknown_list, no_policy); the last good policy stays.",
+		}, []string{"reason"}),
+		saves: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "invitegate_policy_snapshot_saves_total",
+			Help: "Writes of the last good policy snapshot to local disk, by result (ok, error).",
+		}, []string{"result"}),
+		followErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "invitegate_policy_follow_errors_total",
+			Help: "Times following the policy log failed (NATS unreachable, stream errors) and was retried.",
+		}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "invitegate_policy_apply_lag_seconds",
+			Help:    "From the policy event being stored by JetStream to this replica deciding with it (live events).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.applied, m.rejected, m.saves, m.followErrors, m.lag} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register policyfeed metrics: %w", err)
+		}
+	}
+	return m, nil
+}
