@@ -103,9 +103,9 @@ func (s *saver) take() (*decider.Snapshot, uint64) {
 	return snap, pos
 }
 
-// run writes offered snapshots until ctx ends, then writes the last one.
+// run writes offered snapshots until ctx ends (the owner then calls
+// flush once more, after the last offer).
 func (s *saver) run(ctx context.Context) {
-	defer s.flush()
 	for {
 		select {
 		case <-ctx.Done():

@@ -175,11 +175,11 @@ func (f *Follower) flush(stored time.Time) {
 		return
 	}
 	f.engine.Load(s)
-	f.setRevision(s.Revision(), SourceLog)
 	if !stored.IsZero() {
 		f.m.lag.Observe(max(f.cfg.Now().Sub(stored), 0).Seconds())
 	}
 	f.saver.offer(s, f.fold.Position())
+	f.setRevision(s.Revision(), SourceLog)
 	f.logger.Info("policy revision applied", "revision", s.Revision(), "rules", len(s.Rules()))
 }
 

@@ -118,8 +118,11 @@ func (f *Follower) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("stop policy follower: %w", ctx.Err())
 	}
-	if log := f.log.Load(); log != nil {
-		if err := log.deleteStatus(ctx, f.cfg.ReplicaID); err != nil {
+	f.saver.flush() // the newest snapshot, offered after the saver stopped
+	if log := f.log.Load(); log != nil && f.js.Conn().IsConnected() {
+		dctx, cancel := context.WithTimeout(ctx, f.cfg.RequestTimeout)
+		defer cancel()
+		if err := log.deleteStatus(dctx, f.cfg.ReplicaID); err != nil {
 			f.logger.Warn("replica status not removed; it expires by itself", "err", err)
 		}
 	}

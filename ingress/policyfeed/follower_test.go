@@ -116,6 +116,7 @@ func TestFollowerRestartsFromItsDiskSnapshot(t *testing.T) {
 	require.NoError(t, r.f.Stop(context.Background()), "twice")
 
 	r2 := newReplica(t, b.js, Config{DataDir: dir, ReplicaID: "a"}).start(t)
+	require.NotNil(t, r2.engine.Snapshot(), r.logs.String()+r2.logs.String())
 	require.Equal(t, rev, r2.engine.Snapshot().Revision(), "served from disk before the log is read")
 	require.Equal(t, rev, r2.f.Revision())
 	r2.waitCaughtUp(t)
