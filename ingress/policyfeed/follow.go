@@ -76,17 +76,17 @@ func (f *Follower) follow(ctx context.Context) error {
 	if err := f.loadCompacted(ctx, log); err != nil {
 		return err
 	}
-	it, err := log.consume(setup, f.fold.Position()+1)
+	rd, err := log.reader(setup, f.fold.Position()+1)
 	if err != nil {
 		return err
 	}
-	defer it.Stop()
+	defer rd.Stop()
 	if head <= f.fold.Position() {
 		f.flush(time.Time{})
 		f.markCaughtUp()
 	}
 	for n := 1; ; n++ {
-		rec, pending, err := next(ctx, it)
+		rec, pending, err := rd.Next(ctx)
 		if err != nil {
 			return err
 		}

@@ -102,19 +102,25 @@ func (l *Log) Head(ctx context.Context) (uint64, error) {
 // Record is one event of the log as read back.
 type Record struct {
 	Seq    uint64
+	App    string    // from the subject
 	Kind   string    // from the subject
 	Stored time.Time // when the stream stored it
 	Data   []byte
 }
 
-// consume opens an ordered consumer on the app's events from sequence
-// from (1 or 0: the first).
-func (l *Log) consume(ctx context.Context, from uint64) (jetstream.MessagesContext, error) {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{decider.PolicyAppSubjects(l.app)}}
+// Reader reads policy events in stream order from an ordered consumer (an
+// ephemeral consumer the client recreates after a gap or a reconnect).
+type Reader struct{ it jetstream.MessagesContext }
+
+// NewReader reads the events of stream matching filter (one app's
+// decider.PolicyAppSubjects, or decider.PolicySubjects for all) from
+// sequence from (0 or 1: the first).
+func NewReader(ctx context.Context, stream jetstream.Stream, filter string, from uint64) (*Reader, error) {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}}
 	if from > 1 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
 	}
-	cons, err := l.stores.Stream.OrderedConsumer(ctx, cfg)
+	cons, err := stream.OrderedConsumer(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("policy log consumer: %w", err)
 	}
@@ -122,16 +128,17 @@ func (l *Log) consume(ctx context.Context, from uint64) (jetstream.MessagesConte
 	if err != nil {
 		return nil, fmt.Errorf("policy log consumer: %w", err)
 	}
-	return it, nil
+	return &Reader{it: it}, nil
 }
 
 // maxPullBytes bounds what a consumer buffers; it must exceed the largest
 // message the server accepts (max_payload: 1 MiB by default, 8 MiB at most).
 const maxPullBytes = 16 << 20
 
-// next returns the next record of it and how many are pending after it.
-func next(ctx context.Context, it jetstream.MessagesContext) (Record, uint64, error) {
-	msg, err := it.Next(jetstream.NextContext(ctx))
+// Next returns the next record and how many are pending after it. It
+// blocks until one arrives or ctx ends; then the Reader is still usable.
+func (r *Reader) Next(ctx context.Context) (Record, uint64, error) {
+	msg, err := r.it.Next(jetstream.NextContext(ctx))
 	if err != nil {
 		return Record{}, 0, fmt.Errorf("read policy log: %w", err)
 	}
@@ -139,8 +146,16 @@ func next(ctx context.Context, it jetstream.MessagesContext) (Record, uint64, er
 	if err != nil {
 		return Record{}, 0, fmt.Errorf("read policy log: %w", err)
 	}
-	_, kind, _ := decider.ParsePolicySubject(msg.Subject())
-	return Record{Seq: meta.Sequence.Stream, Kind: kind, Stored: meta.Timestamp, Data: msg.Data()}, meta.NumPending, nil
+	app, kind, _ := decider.ParsePolicySubject(msg.Subject())
+	return Record{Seq: meta.Sequence.Stream, App: app, Kind: kind, Stored: meta.Timestamp, Data: msg.Data()}, meta.NumPending, nil
+}
+
+// Stop ends the reader.
+func (r *Reader) Stop() { r.it.Stop() }
+
+// reader reads the app's events from sequence from.
+func (l *Log) reader(ctx context.Context, from uint64) (*Reader, error) {
+	return NewReader(ctx, l.stores.Stream, decider.PolicyAppSubjects(l.app), from)
 }
 
 // Read calls fn for every event of the app from sequence from to sequence
@@ -156,13 +171,13 @@ func (l *Log) Read(ctx context.Context, from, to uint64, fn func(Record) error) 
 	if to < max(from, 1) {
 		return nil
 	}
-	it, err := l.consume(ctx, from)
+	rd, err := l.reader(ctx, from)
 	if err != nil {
 		return err
 	}
-	defer it.Stop()
+	defer rd.Stop()
 	for {
-		rec, pending, err := next(ctx, it)
+		rec, pending, err := rd.Next(ctx)
 		if err != nil {
 			return err
 		}
