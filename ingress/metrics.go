@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -34,8 +35,13 @@ type metrics struct {
 	ruleMatches   *prometheus.CounterVec
 	ruleErrors    *prometheus.CounterVec
 	failMode      *prometheus.CounterVec
+	engine        *decider.Engine
 	errorByReason map[string]prometheus.Counter
 	callbackBy    [len(commandLabels)][len(outcomeLabels)]prometheus.Counter
+	// seenRevision is the last policy revision whose rules have their
+	// series created (so that dashboards and alerts see a rule at 0 before
+	// its first match or error).
+	seenRevision atomic.Uint64
 }
 
 var (
@@ -47,6 +53,7 @@ var (
 
 func newMetrics(reg prometheus.Registerer, engine *decider.Engine) (*metrics, error) {
 	m := &metrics{
+		engine: engine,
 		callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "invitegate_callbacks_total",
 			Help: "Callbacks answered, by command and outcome (allow, partial, reject, ok, error).",
@@ -115,6 +122,12 @@ func newMetrics(reg prometheus.Registerer, engine *decider.Engine) (*metrics, er
 	for _, r := range answeredReasons {
 		m.errorByReason[r] = m.errors.WithLabelValues(r)
 	}
+	for _, mode := range []decider.FailMode{decider.FailOpen, decider.FailClosed} {
+		m.failMode.WithLabelValues(string(mode))
+	}
+	if s := engine.Snapshot(); s != nil {
+		m.rulesOf(s)
+	}
 	for _, r := range bodyReasons {
 		m.errorByReason[membershipReasonPrefix+r] = m.errors.WithLabelValues(membershipReasonPrefix + r)
 	}
@@ -164,6 +177,15 @@ func (m *metrics) error(reason string) {
 	m.errors.WithLabelValues(reason).Inc()
 }
 
+// rulesOf creates the per-rule series of snapshot s at zero.
+func (m *metrics) rulesOf(s *decider.Snapshot) {
+	for _, r := range s.Rules() {
+		m.ruleMatches.WithLabelValues(r.Name, r.Mode)
+		m.ruleErrors.WithLabelValues(r.Name)
+	}
+	m.seenRevision.Store(s.Revision())
+}
+
 // decision records what a decision did: its latency, rule matches by mode,
 // rule errors and fail-mode use.
 func (m *metrics) decision(d *decider.Decision) {
@@ -172,6 +194,11 @@ func (m *metrics) decision(d *decider.Decision) {
 		return
 	}
 	m.decisionDur.Observe(d.EvalTime.Seconds())
+	if d.Revision != m.seenRevision.Load() {
+		if s := m.engine.Snapshot(); s != nil && s.Revision() == d.Revision {
+			m.rulesOf(s)
+		}
+	}
 	if d.RejectRule != "" {
 		m.ruleMatches.WithLabelValues(d.RejectRule, "enforce").Inc()
 	}

@@ -83,6 +83,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range []string{resultOK, resultDuplicate, resultError} {
 		m.batches.WithLabelValues(r)
 	}
+	for _, r := range []string{DropSpoolFull, DropSpoolError, DropSpoolBacklog, DropTooLarge, DropEncode, DropStopped} {
+		m.dropped.WithLabelValues(r)
+	}
 	return m, nil
 }
 
