@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // The JetStream side of the event contract. Events travel in batches: one
@@ -48,13 +49,17 @@ func subjectToken(s string) string {
 	}, s)
 }
 
-// AppendEvent appends ev as one NDJSON line (JSON plus '\n') to buf.
+// AppendEvent appends ev as one NDJSON line (JSON plus '\n') to buf. The
+// encoding is hand-written (it runs once per callback) and decodes exactly
+// like encoding/json's; like encoding/json, it refuses a time whose year is
+// outside [0, 9999], which RFC 3339 cannot express.
 func AppendEvent(buf []byte, ev *Event) ([]byte, error) {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return buf, fmt.Errorf("encode event %s: %w", ev.ID, err)
+	for _, t := range []*time.Time{ev.EventTime, &ev.ReceivedAt, &ev.DecidedAt} {
+		if t != nil && (t.Year() < 0 || t.Year() > 9999) {
+			return buf, fmt.Errorf("encode event %s: time %v outside years 0-9999", ev.ID, t)
+		}
 	}
-	buf = append(buf, b...)
+	buf = appendEventJSON(buf, ev)
 	return append(buf, '\n'), nil
 }
 
