@@ -1,0 +1,188 @@
+package policylog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/invitegate/invitegate/cmd/natsconn"
+	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/ingress/policyfeed"
+)
+
+// Compactor keeps the compacted snapshot of every app's policy log (see
+// the package documentation).
+type Compactor struct {
+	cfg    Config
+	js     jetstream.JetStream
+	logger *slog.Logger
+	m      *metrics
+	run    runner
+	done   atomic.Uint64 // the checkpoint last written
+
+	// Owned by the run goroutine.
+	stores     natsconn.PolicyStores
+	apps       map[string]*appFold
+	seen       uint64 // stream sequence of the last event folded
+	pending    int    // events since the last compaction
+	firstSince time.Time
+}
+
+type appFold struct {
+	fold  *decider.Fold
+	dirty bool
+}
+
+// NewCompactor returns a Compactor reading through js.
+func NewCompactor(cfg Config, js jetstream.JetStream, logger *slog.Logger, reg prometheus.Registerer) (*Compactor, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	m, err := newCompactorMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	logger = logger.With("component", "policy-compactor")
+	c := &Compactor{cfg: cfg, js: js, logger: logger, m: m}
+	c.run = runner{name: "policy compactor", wait: cfg.RetryWait, logger: logger, m: m}
+	return c, nil
+}
+
+// Start follows the policy stream in the background.
+func (c *Compactor) Start(context.Context) error {
+	c.run.start(c.follow)
+	return nil
+}
+
+// Stop stops following, after writing what is not compacted yet.
+func (c *Compactor) Stop(ctx context.Context) error { return c.run.stop(ctx) }
+
+// Compacted returns the stream position the last checkpoint covers.
+func (c *Compactor) Compacted() uint64 { return c.done.Load() }
+
+func (c *Compactor) follow(ctx context.Context) error {
+	setup, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	var err error
+	if c.stores, err = natsconn.EnsurePolicyStores(setup, c.js, c.cfg.Stores); err != nil {
+		return err
+	}
+	checkpoint, err := policyfeed.LoadCheckpoint(setup, c.stores.Snapshots)
+	if err != nil {
+		return err
+	}
+	c.apps, c.seen, c.pending, c.firstSince = map[string]*appFold{}, checkpoint, 0, time.Time{}
+	c.done.Store(checkpoint)
+	rd, err := policyfeed.NewReader(setup, c.stores.Stream, decider.PolicySubjects, checkpoint+1)
+	if err != nil {
+		return err
+	}
+	defer rd.Stop()
+	for {
+		rec, err := c.next(ctx, rd)
+		switch {
+		case ctx.Err() != nil:
+			return c.final()
+		case errors.Is(err, context.DeadlineExceeded):
+			err = c.compact(ctx)
+		case err == nil:
+			if err = c.apply(ctx, rec); err == nil && c.pending >= c.cfg.CompactEvery {
+				err = c.compact(ctx)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// next waits for the next event, at most until the pending events are due.
+func (c *Compactor) next(ctx context.Context, rd *policyfeed.Reader) (policyfeed.Record, error) {
+	if c.pending == 0 {
+		rec, _, err := rd.Next(ctx)
+		return rec, err
+	}
+	wctx, cancel := context.WithDeadline(ctx, c.firstSince.Add(c.cfg.CompactInterval))
+	defer cancel()
+	rec, _, err := rd.Next(wctx)
+	return rec, err
+}
+
+// apply folds one event into its app's fold, loading the app's snapshot
+// the first time the app is seen.
+func (c *Compactor) apply(ctx context.Context, rec policyfeed.Record) error {
+	a, ok := c.apps[rec.App]
+	if !ok {
+		lctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		snap, pos, err := policyfeed.LoadSnapshot(lctx, c.stores.Snapshots, rec.App, 0)
+		cancel()
+		if err != nil {
+			return err
+		}
+		a = &appFold{fold: decider.NewFold(snap, pos)}
+		c.apps[rec.App] = a
+	}
+	c.seen = rec.Seq
+	if _, err := a.fold.ApplyEvent(rec.Kind, rec.Data, rec.Seq); errors.Is(err, decider.ErrOutOfOrder) {
+		return nil // its snapshot already covers it
+	}
+	a.dirty = true
+	if c.pending == 0 {
+		c.firstSince = c.cfg.Now()
+	}
+	c.pending++
+	return nil
+}
+
+// compact writes the snapshot of every app that changed, then the
+// checkpoint.
+func (c *Compactor) compact(ctx context.Context) error {
+	if c.pending == 0 {
+		return nil
+	}
+	start := time.Now()
+	for app, a := range c.apps {
+		if !a.dirty {
+			continue
+		}
+		if s := a.fold.Snapshot(); s != nil {
+			sctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+			err := policyfeed.SaveSnapshot(sctx, c.stores.Snapshots, app, s, c.seen)
+			cancel()
+			if err != nil {
+				c.m.compactions.WithLabelValues("error").Inc()
+				return err
+			}
+		}
+		a.dirty = false
+	}
+	sctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	if err := policyfeed.SaveCheckpoint(sctx, c.stores.Snapshots, c.seen); err != nil {
+		c.m.compactions.WithLabelValues("error").Inc()
+		return err
+	}
+	c.m.compactions.WithLabelValues("ok").Inc()
+	c.m.position.Set(float64(c.seen))
+	c.done.Store(c.seen)
+	c.logger.Info("policy snapshots compacted", "position", c.seen, "events", c.pending, "took", time.Since(start).String())
+	c.pending, c.firstSince = 0, time.Time{}
+	return nil
+}
+
+// final compacts what is pending when the compactor stops.
+func (c *Compactor) final() error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RequestTimeout)
+	defer cancel()
+	if err := c.compact(ctx); err != nil {
+		c.logger.Warn("pending policy events not compacted at stop; the next start folds them again", "err", err)
+	}
+	return fmt.Errorf("policy compactor: %w", context.Canceled)
+}
