@@ -43,6 +43,8 @@ func commands() map[string]command {
 		"loadgen":   {"simulate IM: send callbacks at a rate and report latency and outcomes", cmdLoadgen},
 		"version":   {"print the version", cmdVersion},
 		"docs":      {"print the configuration reference (or rewrite it in README.md: docs README.md)", cmdDocs},
+
+		"barehandler": {"benchmarks only: the bare net/http baseline handler (deploy/bench)", cmdBarehandler},
 	}
 }
 

@@ -1,0 +1,155 @@
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// NATSConfig configures a nats-server child.
+type NATSConfig struct {
+	// Binary is the nats-server program (see Build).
+	Binary string
+	// Dir holds the JetStream store (Dir/store) and the config file.
+	Dir string
+	// SyncAlways sets sync_interval: always: every write is fsynced before
+	// its PubAck, as production should run.
+	SyncAlways bool
+}
+
+// NATSServer is a nats-server child with JetStream, on 127.0.0.1 and a port
+// it keeps across restarts, so that clients reconnect to the same URL.
+type NATSServer struct {
+	cfg  NATSConfig
+	port int
+
+	mu   sync.Mutex
+	proc *Process
+}
+
+var listenLine = regexp.MustCompile(`Listening for client connections on [^ ]*:(\d+)`)
+
+// StartNATSServer starts the server on a random free port and waits until it
+// is ready for connections.
+func StartNATSServer(ctx context.Context, cfg NATSConfig) (*NATSServer, error) {
+	if cfg.Binary == "" || cfg.Dir == "" {
+		return nil, errors.New("nats-server: Binary and Dir are required")
+	}
+	s := &NATSServer{cfg: cfg, port: -1} // -1: nats-server picks a free port
+	if err := s.writeConfig(); err != nil {
+		return nil, err
+	}
+	if err := s.Start(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *NATSServer) confPath() string { return filepath.Join(s.cfg.Dir, "nats-server.conf") }
+
+// StoreDir is the JetStream store directory.
+func (s *NATSServer) StoreDir() string { return filepath.Join(s.cfg.Dir, "store") }
+
+func (s *NATSServer) writeConfig() error {
+	interval := "2m" // nats-server's default
+	if s.cfg.SyncAlways {
+		interval = "always"
+	}
+	// The store directory comes from -sd (a config file may not repeat it).
+	conf := fmt.Sprintf("jetstream {\n  sync_interval: %s\n}\n", interval)
+	if err := os.MkdirAll(s.cfg.Dir, 0o755); err != nil {
+		return fmt.Errorf("nats-server dir: %w", err)
+	}
+	if err := os.WriteFile(s.confPath(), []byte(conf), 0o644); err != nil {
+		return fmt.Errorf("nats-server config: %w", err)
+	}
+	return nil
+}
+
+// Start (re)starts the server on its port and store; it is a no-op while
+// the server runs.
+func (s *NATSServer) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc != nil {
+		select {
+		case <-s.proc.Exited():
+		default:
+			return nil
+		}
+	}
+	p, err := StartProcess(ctx, ProcessConfig{
+		Name: "nats-server",
+		Path: s.cfg.Binary,
+		Args: []string{"-c", s.confPath(), "-js", "-sd", s.StoreDir(),
+			"-a", "127.0.0.1", "-p", strconv.Itoa(s.port)},
+		Ready:        func(line string) bool { return strings.Contains(line, "Server is ready") },
+		ReadyTimeout: 2 * time.Minute, // a large store takes a while to recover
+	})
+	if err != nil {
+		return err
+	}
+	if s.port < 0 {
+		m := listenLine.FindStringSubmatch(p.Logs())
+		if m == nil {
+			_ = p.Kill()
+			return fmt.Errorf("nats-server: no listen line in:\n%s", p.Tail(4096))
+		}
+		s.port, _ = strconv.Atoi(m[1])
+	}
+	s.proc = p
+	return nil
+}
+
+// URL is the client URL, stable across restarts.
+func (s *NATSServer) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.port) }
+
+// Process is the current server process.
+func (s *NATSServer) Process() *Process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc
+}
+
+// Kill sends SIGKILL and waits for the exit.
+func (s *NATSServer) Kill() error { return s.Process().Kill() }
+
+// Pause stops the server with SIGSTOP: connections stay open and nothing is
+// acknowledged until Resume.
+func (s *NATSServer) Pause() error { return s.Process().Signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server.
+func (s *NATSServer) Resume() error { return s.Process().Signal(syscall.SIGCONT) }
+
+// Stop resumes the server if paused and stops it with SIGTERM (killing it
+// after 30 s).
+func (s *NATSServer) Stop() error {
+	p := s.Process()
+	if p == nil {
+		return nil
+	}
+	select {
+	case <-p.Exited():
+		return nil
+	default:
+	}
+	_ = p.Signal(syscall.SIGCONT)
+	if err := p.Terminate(30 * time.Second); err != nil && !isSignaled(err) {
+		return err
+	}
+	return nil
+}
+
+// isSignaled reports whether err is an exit by signal, which is how
+// nats-server may end after SIGTERM.
+func isSignaled(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "signal")
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/invitegate/invitegate/cmd/loadgen"
+)
+
+// report gathers the figures and writes them as Markdown.
+type report struct {
+	cfg         config
+	started     time.Time
+	machine     string
+	equivalence string
+	targets     []*target
+	throughput  map[string][]*loadgen.Report
+	latency     map[string]*loadgen.Report
+	e2e         *e2eResult
+}
+
+// machine describes the host: CPU model and count, load, Go version.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				model = strings.TrimSpace(l[strings.IndexByte(l, ':')+1:])
+				break
+			}
+		}
+	}
+	load := ""
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	return fmt.Sprintf("%s, %d cores, load average at start %s, %s", model, runtime.NumCPU(), load, runtime.Version())
+}
+
+func (r *report) medianRate(name string) float64 {
+	var xs []float64
+	for _, lr := range r.throughput[name] {
+		xs = append(xs, lr.AnsweredRate)
+	}
+	return median(xs)
+}
+
+func (r *report) medianP99(name string) float64 {
+	var xs []float64
+	for _, lr := range r.throughput[name] {
+		xs = append(xs, lr.Latency.P99Ms)
+	}
+	return median(xs)
+}
+
+func (r *report) write(path string) error {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	c := r.cfg
+	w("# Side-by-side benchmarks, %s", r.started.Format("2006-01-02 15:04 MST"))
+	w("")
+	w("Machine: %s. Shared with other work: compare ratios within this run, not absolute figures.", r.machine)
+	w("")
+	w("Command: `go run ./deploy/bench/compare -duration %s -rounds %d -concurrency %d -rate %.0f -e2e-rate %.0f -e2e-duration %s` (make bench-compare).",
+		c.duration, c.rounds, c.concurrency, c.rate, c.e2eRate, c.e2eDuration)
+	w("Load: `loadgen`, invites only, 1..5 members, 5%% banned ids, keep-alive; loadgen runs on the same two cores.")
+	if r.equivalence != "" {
+		w("Same decisions: the same 3,000 requests (seed 42) gave %s.", r.equivalence)
+	}
+	w("")
+	w("## Throughput (closed loop, %d workers, %s x %d rounds, median)", c.concurrency, c.duration, c.rounds)
+	w("")
+	w("| target | what | answered/s | vs events-off | vs bare | vs opa | p99 ms | rounds (answered/s) |")
+	w("|---|---|---:|---:|---:|---:|---:|---|")
+	for _, t := range r.targets {
+		rate := r.medianRate(t.name)
+		var rounds []string
+		for _, lr := range r.throughput[t.name] {
+			rounds = append(rounds, fmt.Sprintf("%.0f", lr.AnsweredRate))
+		}
+		w("| %s | %s | %.0f | %s | %s | %s | %.2f | %s |", t.name, t.note, rate,
+			ratio(rate, r.medianRate("events-off")), ratio(rate, r.medianRate("bare")), ratio(rate, r.medianRate("opa")),
+			r.medianP99(t.name), strings.Join(rounds, ", "))
+	}
+	w("")
+	w("## Latency at %.0f callbacks/s (open loop, %s, from the scheduled send)", c.rate, c.duration)
+	w("")
+	w("| target | p50 ms | p99 ms | p99.9 ms | max ms | answered | errors |")
+	w("|---|---:|---:|---:|---:|---:|---|")
+	for _, t := range r.targets {
+		lr := r.latency[t.name]
+		w("| %s | %.2f | %.2f | %.2f | %.2f | %d/%d | %v |", t.name, lr.Latency.P50Ms, lr.Latency.P99Ms, lr.Latency.P999Ms,
+			lr.Latency.MaxMs, lr.Answered, lr.Attempted+lr.Missed, lr.Errors)
+	}
+	r.writeBars(w)
+	r.writeE2E(w)
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func (r *report) writeBars(w func(string, ...any)) {
+	off := r.medianRate("events-off")
+	w("")
+	w("## Bars")
+	w("")
+	for _, name := range []string{"events-embedded", "events-embedded-sync", "events-nats-always"} {
+		rate := r.medianRate(name)
+		w("- %s / events-off = %s (bar: >= 0.85): %s", name, ratio(rate, off), verdict(off > 0 && rate/off >= 0.85))
+	}
+	for _, name := range []string{"events-off", "events-nats-always"} {
+		rate := r.medianRate(name)
+		w("- %s / bare = %s (floor 0.7, aim 1.0): %s", name, ratio(rate, r.medianRate("bare")), verdict(rate >= 0.7*r.medianRate("bare")))
+	}
+	if opa := r.medianRate("opa"); opa > 0 {
+		rate := r.medianRate("events-nats-always")
+		p99, opaP99 := r.latency["events-nats-always"].Latency.P99Ms, r.latency["opa"].Latency.P99Ms
+		w("- events-nats-always / opa = %s (goal >= 2) at p99 %.2f ms vs %.2f ms at %.0f/s (goal: lower): %s",
+			ratio(rate, opa), p99, opaP99, r.cfg.rate, verdict(rate >= 2*opa && p99 < opaP99))
+	}
+}
+
+func (r *report) writeE2E(w func(string, ...any)) {
+	e := r.e2e
+	if e == nil {
+		return
+	}
+	w("")
+	w("## End to end at %.0f callbacks/s: answer to row visible", e.rate)
+	w("")
+	w("`invitegate run` (ingress, outbox, embedded JetStream with sync always, projector) against the machine's PostgreSQL.")
+	w("Visible: a row trigger added to the benchmark's database sends NOTIFY, delivered when the projector's transaction commits;")
+	w("the answer time is loadgen's send time plus its service time. projected_at (transaction start) gives a lower bound.")
+	w("")
+	w("| measure | p50 ms | p99 ms | max ms |")
+	w("|---|---:|---:|---:|")
+	w("| answer -> visible (commit) | %.1f | %.1f | %.1f |", pct(e.visibleMs, .5), pct(e.visibleMs, .99), pct(e.visibleMs, 1))
+	w("| answer -> projected_at (lower bound) | %.1f | %.1f | %.1f |", pct(e.projectedMs, .5), pct(e.projectedMs, .99), pct(e.projectedMs, 1))
+	w("")
+	w("Answered %d of %d (achieved %.0f/s, answer p99 %.2f ms); visible %d. Bar: p99 < 1 s: %s.",
+		e.answered, e.report.Attempted+e.report.Missed, e.report.AchievedRate, e.report.Latency.P99Ms, e.visible,
+		verdict(e.visible == e.answered && pct(e.visibleMs, .99) < 1000))
+	if len(e.notVisibleExamples) > 0 {
+		w("Not visible within 30 s of the end: %v", e.notVisibleExamples)
+	}
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		w("")
+		w("Commit: %s", strings.TrimSpace(string(out)))
+	}
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
