@@ -26,6 +26,7 @@ type appConfig struct {
 	outbox    *outboxOptions    // nil: events off
 	projector *projectorOptions // nil: no projector
 	admin     *adminOptions     // the admin listener of a process without ingress
+	policy    *policyOptions    // nil: no policy log (no NATS); see policylog_options.go
 }
 
 // appOptions turns an appConfig into the fx options of the process. It is
@@ -53,11 +54,15 @@ func appOptions(c appConfig, logger *slog.Logger) []fx.Option {
 			fx.Provide(func(o *outbox.Outbox) ingress.EventSink { return o }))
 		stop += cfg.FlushTimeout + outbox.DefaultFlushTimeout
 	}
+	if c.policy != nil { // before the ingress: its start waits for the policy log
+		opts = append(opts, c.policy.fxOptions(c.ingress, logger)...)
+	}
 	if c.ingress != nil {
 		in := c.ingress
-		opts = append(opts, fx.Supply(in.cfg), ingress.Module,
-			fx.Provide(func() (*decider.Engine, error) { return newEngine(in, logger) }),
-			fx.Invoke(func(*ingress.Server) {}))
+		opts = append(opts, fx.Supply(in.cfg), ingress.Module, fx.Invoke(func(*ingress.Server) {}))
+		if c.policy == nil || !c.policy.ingress { // else the policy log provides the engine
+			opts = append(opts, fx.Provide(func() (*decider.Engine, error) { return newEngine(in, logger) }))
+		}
 		stop += in.cfg.ShutdownTimeout + ingress.DefaultShutdownTimeout
 	}
 	if c.projector != nil {

@@ -15,6 +15,7 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 		no      natsOptions
 		ob      outboxOptions
 		po      projectorOptions
+		pl      policyOptions
 		dataDir string
 	)
 	f := newFlags("run", "invitegate run [flags]",
@@ -25,6 +26,7 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	no.register(f, true)
 	ob.register(f)
 	po.register(f)
+	pl.register(f, true, true)
 	registerDataDir(f, &dataDir)
 	if _, err := parseFlags(f, args, e); err != nil {
 		return err
@@ -40,6 +42,7 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	if in.eventsOff {
 		cfg.outbox = nil
 	}
+	cfg.policy = pl.enable(cfg, dataDir)
 	no.cfg.Embedded.StoreDir = natsStoreDir(dataDir)
 	ob.cfg.DataDir = dataDir
 	return runApp(ctx, logger, appOptions(cfg, logger))
@@ -51,6 +54,7 @@ func cmdIngress(ctx context.Context, e env, args []string) error {
 		in      ingressOptions
 		no      natsOptions
 		ob      outboxOptions
+		pl      policyOptions
 		dataDir string
 	)
 	f := newFlags("ingress", "invitegate ingress [flags]",
@@ -60,6 +64,7 @@ func cmdIngress(ctx context.Context, e env, args []string) error {
 	in.register(f)
 	no.register(f, true)
 	ob.register(f)
+	pl.register(f, true, false)
 	registerDataDir(f, &dataDir)
 	if _, err := parseFlags(f, args, e); err != nil {
 		return err
@@ -79,6 +84,7 @@ func cmdIngress(ctx context.Context, e env, args []string) error {
 	} else if no.cfg.URL == "" {
 		logger.Warn("no --nats-url: embedding a NATS server; events stay on this machine unless a projector connects to --embedded-nats-addr")
 	}
+	cfg.policy = pl.enable(cfg, dataDir)
 	return runApp(ctx, logger, appOptions(cfg, logger))
 }
 
@@ -88,6 +94,7 @@ func cmdProjector(ctx context.Context, e env, args []string) error {
 		no natsOptions
 		po projectorOptions
 		ao adminOptions
+		pl policyOptions
 	)
 	f := newFlags("projector", "invitegate projector [flags]",
 		"Runs the projector alone: a durable JetStream consumer writing events into PostgreSQL.", e.getenv)
@@ -95,6 +102,7 @@ func cmdProjector(ctx context.Context, e env, args []string) error {
 	no.register(f, false)
 	po.register(f)
 	ao.register(f)
+	pl.register(f, false, true)
 	if _, err := parseFlags(f, args, e); err != nil {
 		return err
 	}
@@ -105,7 +113,9 @@ func cmdProjector(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	return runApp(ctx, logger, appOptions(appConfig{nats: &no, projector: &po, admin: &ao}, logger))
+	cfg := appConfig{nats: &no, projector: &po, admin: &ao}
+	cfg.policy = pl.enable(cfg, "")
+	return runApp(ctx, logger, appOptions(cfg, logger))
 }
 
 func cmdMigrate(ctx context.Context, e env, args []string) error {

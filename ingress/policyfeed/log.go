@@ -221,3 +221,23 @@ func (l *Log) State(ctx context.Context, upTo uint64, reject func(Record, error)
 	})
 	return fold, err
 }
+
+// Document returns the document in force (nil before any): the newest
+// replaced event when it is valid, else the fold of the log.
+func (l *Log) Document(ctx context.Context) (*decider.Document, error) {
+	msg, err := l.stores.Stream.GetLastMsgForSubject(ctx, decider.PolicySubject(l.app, decider.ChangeReplaced))
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("newest policy document: %w", err)
+	}
+	if c, err := decider.ParseChange(msg.Data); err == nil && c.Kind == decider.ChangeReplaced && c.Validate() == nil {
+		return c.Document, nil
+	}
+	fold, err := l.State(ctx, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	return fold.Document(), nil
+}
