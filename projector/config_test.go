@@ -84,7 +84,7 @@ func TestPrepare(t *testing.T) {
 	require.Empty(t, report)
 	report, err = projector.Prepare(ctx, projector.Config{DatabaseURL: dsn})
 	require.NoError(t, err)
-	require.Len(t, report, 2)
+	require.Contains(t, report.String(), "OK    up 00001_events.sql")
 	_, err = projector.Prepare(ctx, projector.Config{DatabaseURL: "postgres://postgres@127.0.0.1:1/x?connect_timeout=2"})
 	require.ErrorContains(t, err, `connect to database "x"`)
 }

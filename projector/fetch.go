@@ -19,7 +19,7 @@ func (w *Worker) fetchLoop(ctx context.Context) {
 	defer close(w.batches)
 	delay := w.cfg.RetryMin
 	for ctx.Err() == nil {
-		iter, err := w.consumer.Messages(jetstream.PullMaxMessages(min(w.cfg.BatchSize, w.cfg.MaxAckPending)))
+		iter, err := (*w.consumer.Load()).Messages(jetstream.PullMaxMessages(min(w.cfg.BatchSize, w.cfg.MaxAckPending)))
 		if err == nil {
 			delay = w.cfg.RetryMin
 			err = w.fetchFrom(ctx, iter)
@@ -34,7 +34,7 @@ func (w *Worker) fetchLoop(ctx context.Context) {
 		}
 		delay = min(2*delay, w.cfg.RetryMax)
 		if c, cerr := w.js.CreateOrUpdateConsumer(ctx, w.cfg.Stream, w.consumerConfig()); cerr == nil {
-			w.consumer = c // the consumer may have been deleted
+			w.consumer.Store(&c) // the consumer may have been deleted
 		}
 	}
 }
@@ -127,7 +127,7 @@ func (w *Worker) pollPending(ctx context.Context) {
 	tick := time.NewTicker(w.cfg.PendingInterval)
 	defer tick.Stop()
 	for {
-		info, err := w.consumer.Info(ctx)
+		info, err := (*w.consumer.Load()).Info(ctx)
 		if err == nil {
 			pending := info.NumPending + uint64(info.NumAckPending)
 			w.m.pending.Set(float64(pending))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
@@ -38,7 +39,7 @@ type Worker struct {
 	abort     context.CancelFunc // ends in-flight writes
 	fetchers  sync.WaitGroup
 	writers   sync.WaitGroup
-	consumer  jetstream.Consumer
+	consumer  atomic.Pointer[jetstream.Consumer] // replaced when the fetch loop recreates it
 	batches   chan []jetstream.Msg
 }
 
@@ -89,7 +90,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create consumer %s on stream %s: %w", w.cfg.Consumer, w.cfg.Stream, err)
 	}
-	w.consumer = consumer
+	w.consumer.Store(&consumer)
 	w.batches = make(chan []jetstream.Msg)
 	fetchCtx, stopFetch := context.WithCancel(context.Background())
 	writeCtx, abort := context.WithCancel(context.Background())
