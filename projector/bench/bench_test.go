@@ -21,6 +21,7 @@ func BenchmarkProjector(b *testing.B) {
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(b, err)
 	b.ReportMetric(res.EventsPerSecond, "events/s")
+	b.ReportMetric(float64(res.CPUPerEvent().Nanoseconds()), "cpu-ns/event")
 }
 
 func TestProjectorSmall(t *testing.T) {
@@ -32,6 +33,9 @@ func TestProjectorSmall(t *testing.T) {
 	require.Equal(t, 40, res.Messages)
 	require.Positive(t, res.EventsPerSecond)
 	require.Contains(t, res.String(), "events/s")
+	require.Positive(t, res.ProcessCPU)
+	require.Positive(t, res.PostgresCPU, "the machine's PostgreSQL backends are readable in /proc")
+	require.Contains(t, res.String(), "events per CPU-second")
 }
 
 func TestAnalyticsSmall(t *testing.T) {

@@ -41,11 +41,29 @@ type ProjectorResult struct {
 	Messages        int
 	Elapsed         time.Duration // from Worker.Start to the last event committed
 	EventsPerSecond float64
+	// CPU time spent draining: this process (Worker, NATS client and the
+	// embedded server) and the PostgreSQL backends (zero when they could
+	// not be read). Unlike Elapsed, it barely depends on what else the
+	// machine runs.
+	ProcessCPU, PostgresCPU time.Duration
+}
+
+// CPUPerEvent is the CPU time one event cost, process and PostgreSQL.
+func (r ProjectorResult) CPUPerEvent() time.Duration {
+	return (r.ProcessCPU + r.PostgresCPU) / time.Duration(max(r.Events, 1))
 }
 
 func (r ProjectorResult) String() string {
-	return fmt.Sprintf("projector: %d events (%d messages) drained into PostgreSQL in %s: %.0f events/s",
+	s := fmt.Sprintf("projector: %d events (%d messages) drained into PostgreSQL in %s: %.0f events/s",
 		r.Events, r.Messages, r.Elapsed.Round(time.Millisecond), r.EventsPerSecond)
+	if r.PostgresCPU > 0 {
+		per := r.CPUPerEvent()
+		s += fmt.Sprintf("\nCPU per event: process %s + PostgreSQL %s = %s (%.0f events per CPU-second)",
+			(r.ProcessCPU / time.Duration(r.Events)).Round(100*time.Nanosecond),
+			(r.PostgresCPU / time.Duration(r.Events)).Round(100*time.Nanosecond),
+			per.Round(100*time.Nanosecond), float64(time.Second)/float64(per))
+	}
+	return s
 }
 
 // Projector pre-fills an embedded JetStream stream (store in a temporary
@@ -98,8 +116,13 @@ func Projector(ctx context.Context, cfg ProjectorConfig, logger *slog.Logger) (P
 		return res, err
 	}
 	defer pool.Close()
+	cpu := processCPU()
 	res.Elapsed, err = drain(ctx, wcfg, js, pool, cfg.Events, logger)
+	res.ProcessCPU = processCPU() - cpu
 	res.EventsPerSecond = float64(cfg.Events) / res.Elapsed.Seconds()
+	if pgCPU, ok := backendCPU(ctx, pool); ok && err == nil {
+		res.PostgresCPU = pgCPU
+	}
 	return res, err
 }
 
