@@ -1,6 +1,7 @@
 package decider
 
 import (
+	"bytes"
 	"fmt"
 	"runtime"
 	"testing"
@@ -121,4 +122,20 @@ func BenchmarkEventListHeap(b *testing.B) {
 	}
 	b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
 	runtime.KeepAlive(s)
+}
+
+// BenchmarkReadState reads back the state of the bench policy with its
+// 1,000,000-entry list (what a replica loads from disk or from the
+// compacted snapshot at start).
+func BenchmarkReadState(b *testing.B) {
+	s := eventListFold(b, false).Snapshot()
+	var buf bytes.Buffer
+	require.NoError(b, WriteState(&buf, s, 0))
+	b.SetBytes(int64(buf.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		got, _, err := ReadState(bytes.NewReader(buf.Bytes()))
+		require.NoError(b, err)
+		require.Equal(b, benchListSize, got.ListSize("banned"))
+	}
 }

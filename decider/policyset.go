@@ -68,7 +68,7 @@ func shardCount(n int) int {
 // sharded and sized for size entries.
 func newShardedSet(size int, each func(yield func(string) bool), gen uint64) *shardedSet {
 	s := &shardedSet{shards: make([]*shard, shardCount(size)), owner: gen}
-	per := size/len(s.shards) + 1
+	per := size/len(s.shards)*5/4 + 8 // hashing spreads unevenly: room to spare, no regrowth
 	for i := range s.shards {
 		s.shards[i] = &shard{m: make(map[string]struct{}, per), owner: gen}
 	}

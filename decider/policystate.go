@@ -95,138 +95,58 @@ func badState(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadState, fmt.Sprintf(format, args...))
 }
 
-// stateReader decodes a WriteState object token by token.
-type stateReader struct {
-	dec      *json.Decoder
-	revision uint64
-	position uint64
-	doc      *Document
-	lists    map[string]*shardedSet
-	gen      uint64
+// stateFile is the decoded form of a WriteState object.
+type stateFile struct {
+	Format   string              `json:"format"`
+	Revision uint64              `json:"revision"`
+	Position uint64              `json:"position"`
+	Document json.RawMessage     `json:"document"`
+	Lists    map[string][]string `json:"lists"`
 }
 
 // ReadState reads what WriteState wrote and returns the snapshot and the
 // position it covers. The document is compiled again (CEL programs are not
-// serialised); lists are read into sets without an intermediate slice.
+// serialised).
 func ReadState(r io.Reader) (*Snapshot, uint64, error) {
-	sr := &stateReader{dec: json.NewDecoder(bufio.NewReaderSize(r, 64<<10)), lists: map[string]*shardedSet{}, gen: newGen()}
-	if err := sr.read(); err != nil {
-		return nil, 0, err
+	dec := json.NewDecoder(bufio.NewReaderSize(r, 64<<10))
+	dec.DisallowUnknownFields()
+	var st stateFile
+	if err := dec.Decode(&st); err != nil {
+		return nil, 0, badState("%v", err)
 	}
-	if sr.doc == nil {
+	if st.Format != StateFormat {
+		return nil, 0, badState("format %q, want %q", st.Format, StateFormat)
+	}
+	if len(st.Document) == 0 {
 		return nil, 0, badState("no document")
 	}
-	placeholders := &Document{APIVersion: sr.doc.APIVersion, Rules: sr.doc.Rules, Lists: map[string][]string{}}
-	for name := range sr.doc.Lists {
-		if _, ok := sr.lists[name]; !ok {
+	doc, err := ParseDocument(st.Document)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: document: %w", ErrBadState, err)
+	}
+	placeholders := &Document{APIVersion: doc.APIVersion, Rules: doc.Rules, Lists: map[string][]string{}}
+	for name := range doc.Lists {
+		if _, ok := st.Lists[name]; !ok {
 			return nil, 0, badState("list %q of the document has no entries in the state", name)
 		}
 		placeholders.Lists[name] = nil
 	}
-	for name := range sr.lists {
-		if _, ok := sr.doc.Lists[name]; !ok {
+	for name := range st.Lists {
+		if _, ok := doc.Lists[name]; !ok {
 			return nil, 0, badState("list %q is not in the document", name)
 		}
 	}
-	compiled, err := Compile(placeholders, sr.revision)
+	compiled, err := Compile(placeholders, st.Revision)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", ErrBadState, err)
 	}
-	sets := make(map[string]*stringSet, len(sr.lists))
+	gen := newGen() // owned by nobody once this returns
+	sets := make(map[string]*stringSet, len(st.Lists))
 	subst := map[*stringSet]*stringSet{}
-	for name, sh := range sr.lists {
-		sets[name] = sh.frozen()
+	for name, entries := range st.Lists {
+		sets[name] = newShardedSet(len(entries), slices.Values(entries), gen).frozen()
+		st.Lists[name] = nil // let the slice go while the next list is built
 		subst[compiled.sets[name]] = sets[name]
 	}
-	return compiled.derive(sr.revision, sr.doc, sets, subst), max(sr.position, sr.revision), nil
-}
-
-func (sr *stateReader) read() error {
-	if err := sr.delim('{'); err != nil {
-		return err
-	}
-	for sr.dec.More() {
-		key, err := sr.dec.Token()
-		if err != nil {
-			return badState("%v", err)
-		}
-		if err := sr.field(key); err != nil {
-			return err
-		}
-	}
-	return sr.delim('}')
-}
-
-func (sr *stateReader) field(key json.Token) error {
-	var err error
-	switch key {
-	case "format":
-		var f string
-		if err = sr.dec.Decode(&f); err == nil && f != StateFormat {
-			return badState("format %q, want %q", f, StateFormat)
-		}
-	case "revision":
-		err = sr.dec.Decode(&sr.revision)
-	case "position":
-		err = sr.dec.Decode(&sr.position)
-	case "document":
-		var raw json.RawMessage
-		if err = sr.dec.Decode(&raw); err == nil {
-			if sr.doc, err = ParseDocument(raw); err != nil {
-				return fmt.Errorf("%w: document: %w", ErrBadState, err)
-			}
-		}
-	case "lists":
-		return sr.readLists()
-	default:
-		return badState("unknown field %v", key)
-	}
-	if err != nil {
-		return badState("%v: %v", key, err)
-	}
-	return nil
-}
-
-func (sr *stateReader) readLists() error {
-	if err := sr.delim('{'); err != nil {
-		return err
-	}
-	for sr.dec.More() {
-		tok, err := sr.dec.Token()
-		if err != nil {
-			return badState("lists: %v", err)
-		}
-		name, _ := tok.(string)
-		if err := sr.delim('['); err != nil {
-			return err
-		}
-		set := &shardedSet{shards: []*shard{{m: map[string]struct{}{}, owner: sr.gen}}, owner: sr.gen}
-		chunk := make([]string, 0, 4096)
-		for sr.dec.More() {
-			tok, err := sr.dec.Token()
-			id, ok := tok.(string)
-			if err != nil || !ok {
-				return badState("list %q: want strings (%v)", name, err)
-			}
-			if chunk = append(chunk, id); len(chunk) == cap(chunk) {
-				set, chunk = set.add(chunk, sr.gen), chunk[:0]
-			}
-		}
-		sr.lists[name] = set.add(chunk, sr.gen)
-		if err := sr.delim(']'); err != nil {
-			return err
-		}
-	}
-	return sr.delim('}')
-}
-
-func (sr *stateReader) delim(want json.Delim) error {
-	tok, err := sr.dec.Token()
-	if err != nil {
-		return badState("want %q: %v", want, err)
-	}
-	if tok != want {
-		return badState("want %q, got %v", want, tok)
-	}
-	return nil
+	return compiled.derive(st.Revision, doc, sets, subst), max(st.Position, st.Revision), nil
 }

@@ -1,0 +1,196 @@
+package policyfeed_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/invitegate/invitegate/cmd/natsconn"
+	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/ingress/policyfeed"
+	"github.com/invitegate/invitegate/projector/policylog"
+)
+
+const benchApp = "1400000000"
+
+// benchServer starts a JetStream server listening on a free TCP port and
+// returns a function connecting a new client to it, as each ingress
+// replica has its own connection.
+func benchServer(b *testing.B) func() jetstream.JetStream {
+	b.Helper()
+	srv, err := natsconn.StartEmbedded(natsconn.EmbeddedConfig{StoreDir: b.TempDir(), ListenAddr: "127.0.0.1:0"}, nil)
+	require.NoError(b, err)
+	b.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	return func() jetstream.JetStream {
+		nc, err := natsconn.Connect(context.Background(), natsconn.Config{URL: srv.ClientURL()}, nil, slog.New(slog.DiscardHandler))
+		require.NoError(b, err)
+		b.Cleanup(nc.Close)
+		js, err := jetstream.New(nc)
+		require.NoError(b, err)
+		return js
+	}
+}
+
+func benchFollower(b *testing.B, js jetstream.JetStream, id string) *policyfeed.Follower {
+	b.Helper()
+	f, err := policyfeed.New(policyfeed.Config{App: benchApp, DataDir: b.TempDir(), ReplicaID: id,
+		StatusInterval: time.Second}, js, decider.NewEngine(decider.FailOpen, nil), benchLogger, prometheus.NewRegistry())
+	require.NoError(b, err)
+	require.NoError(b, f.Start(context.Background()))
+	b.Cleanup(func() { _ = f.Stop(context.Background()) })
+	return f
+}
+
+// benchDoc is the shipped example policy with an error code that changes
+// with i, so every apply is a different document to compile.
+func benchDoc(b *testing.B, i int) *decider.Document {
+	b.Helper()
+	doc, err := decider.ParseDocument([]byte(fmt.Sprintf(`apiVersion: invitegate/v1
+lists:
+  banned_operators: [spammer1, spammer2]
+  banned_members: []
+  staff: [admin, support]
+rules:
+  - name: banned-operator
+    reject: operator in lists.banned_operators
+    error_code: %d
+    error_info: "You cannot invite users right now."
+  - name: community-staff-only
+    reject: group.type == "Community" && !(operator in lists.staff)
+  - name: banned-member
+    refuse_member: member in lists.banned_members
+  - name: no-staff-via-rest
+    refuse_member: platform == "RESTAPI" && member in lists.staff
+  - name: no-self-invite
+    refuse_member: member == operator
+    mode: shadow
+`, 10100+i%100)))
+	require.NoError(b, err)
+	return doc
+}
+
+func reportPercentiles(b *testing.B, name string, ds []time.Duration) {
+	slices.Sort(ds)
+	at := func(p float64) float64 { return float64(ds[min(len(ds)-1, int(p*float64(len(ds))))].Microseconds()) / 1000 }
+	b.ReportMetric(at(0.50), name+"-p50-ms")
+	b.ReportMetric(at(0.99), name+"-p99-ms")
+	b.ReportMetric(at(1), name+"-max-ms")
+}
+
+// BenchmarkPropagation measures, with three ingress replicas (each with
+// its own NATS connection), the time from `policy apply` returning (the
+// publish acknowledged) to all three deciding with the new revision
+// ("decide"), and to all three having reported it in the status bucket,
+// which is what `policy apply --wait` waits for ("wait").
+func BenchmarkPropagation(b *testing.B) {
+	connect := benchServer(b)
+	ctx := context.Background()
+	log, err := policyfeed.OpenLog(ctx, connect(), benchApp, natsconn.PolicyStreamConfig{})
+	require.NoError(b, err)
+	_, err = log.Publish(ctx, &decider.Change{Kind: decider.ChangeReplaced, Document: benchDoc(b, 0)})
+	require.NoError(b, err)
+	var replicas []*policyfeed.Follower
+	for i := range 3 {
+		f := benchFollower(b, connect(), fmt.Sprintf("r%d", i))
+		<-f.CaughtUp()
+		replicas = append(replicas, f)
+	}
+	var decide, wait []time.Duration
+	docs := []*decider.Document{benchDoc(b, 1), benchDoc(b, 2)}
+	i := 0
+	for b.Loop() {
+		i++
+		rev, err := log.Publish(ctx, &decider.Change{Kind: decider.ChangeReplaced, Document: docs[i%2]})
+		require.NoError(b, err)
+		published := time.Now()
+		for _, f := range replicas {
+			require.NoError(b, f.WaitRevision(ctx, rev))
+		}
+		decide = append(decide, time.Since(published))
+		_, err = log.WaitRevision(ctx, rev, 10*time.Second)
+		require.NoError(b, err)
+		wait = append(wait, time.Since(published))
+		for _, f := range replicas {
+			require.Equal(b, rev, f.Revision())
+		}
+	}
+	reportPercentiles(b, "decide", decide)
+	reportPercentiles(b, "wait", wait)
+}
+
+// BenchmarkRestart measures how long an ingress replica takes, from Start
+// with an empty data dir, to have applied a log of 100,000 events: with
+// the projector's compacted snapshot ("compacted": snapshot plus the
+// events after it) and without ("full-replay").
+func BenchmarkRestart(b *testing.B) {
+	const events = 100_000
+	connect := benchServer(b)
+	ctx := context.Background()
+	js := connect()
+	log, err := policyfeed.OpenLog(ctx, js, benchApp, natsconn.PolicyStreamConfig{})
+	require.NoError(b, err)
+	publishHistory(b, js, log, events)
+	head, err := log.Head(ctx)
+	require.NoError(b, err)
+
+	restart := func(b *testing.B) {
+		for b.Loop() {
+			f := benchFollower(b, connect(), "restart")
+			<-f.CaughtUp()
+			require.Equal(b, head, f.Revision())
+			require.NoError(b, f.Stop(ctx))
+		}
+	}
+	b.Run("full-replay", restart)
+
+	c, err := policylog.NewCompactor(policylog.Config{CompactEvery: events}, js, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	require.NoError(b, err)
+	require.NoError(b, c.Start(ctx))
+	require.Eventually(b, func() bool { return c.Compacted() >= head-10 }, 5*time.Minute, 10*time.Millisecond)
+	require.NoError(b, c.Stop(ctx))
+	b.Run("compacted", restart)
+}
+
+// publishHistory publishes n events: a policy, then list changes of a few
+// ids each and a new document every 1,000 events.
+func publishHistory(b *testing.B, js jetstream.JetStream, log *policyfeed.Log, n int) {
+	b.Helper()
+	ctx := context.Background()
+	_, err := log.Publish(ctx, &decider.Change{Kind: decider.ChangeReplaced, Document: benchDoc(b, 0)})
+	require.NoError(b, err)
+	var acks []jetstream.PubAckFuture
+	for i := 1; i < n; i++ {
+		c := &decider.Change{Kind: decider.ChangeListAdded, List: "banned_members",
+			IDs: []string{fmt.Sprintf("u%07d", i), fmt.Sprintf("v%07d", i)}}
+		if i%3 == 0 {
+			c.Kind, c.IDs = decider.ChangeListRemoved, c.IDs[:1]
+		}
+		if i%1000 == 0 {
+			c = &decider.Change{Kind: decider.ChangeReplaced, Document: benchDoc(b, i/1000)}
+		}
+		data, err := c.Marshal()
+		require.NoError(b, err)
+		f, err := js.PublishAsync(decider.PolicySubject(benchApp, c.Kind), data)
+		require.NoError(b, err)
+		if acks = append(acks, f); len(acks) == 2000 || i == n-1 {
+			for _, a := range acks {
+				select {
+				case <-a.Ok():
+				case err := <-a.Err():
+					b.Fatal(err)
+				}
+			}
+			acks = acks[:0]
+		}
+	}
+}
+
+var benchLogger = slog.New(slog.NewTextHandler(os.Stderr, nil))
