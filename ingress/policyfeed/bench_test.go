@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -42,7 +41,7 @@ func benchServer(b *testing.B) func() jetstream.JetStream {
 func benchFollower(b *testing.B, js jetstream.JetStream, id string) *policyfeed.Follower {
 	b.Helper()
 	f, err := policyfeed.New(policyfeed.Config{App: benchApp, DataDir: b.TempDir(), ReplicaID: id,
-		StatusInterval: time.Second}, js, decider.NewEngine(decider.FailOpen, nil), benchLogger, prometheus.NewRegistry())
+		StatusInterval: time.Second}, js, decider.NewEngine(decider.FailOpen, nil), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	require.NoError(b, err)
 	require.NoError(b, f.Start(context.Background()))
 	b.Cleanup(func() { _ = f.Stop(context.Background()) })
@@ -192,5 +191,3 @@ func publishHistory(b *testing.B, js jetstream.JetStream, log *policyfeed.Log, n
 		}
 	}
 }
-
-var benchLogger = slog.New(slog.NewTextHandler(os.Stderr, nil))
