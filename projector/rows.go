@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/invitegate/invitegate/decider"
 )
@@ -62,15 +61,15 @@ func (r *batchRows) events() int { return len(r.invites) + len(r.memberships) }
 func inviteColumns(evs []*event) []any {
 	n := len(evs)
 	var (
-		ids                                                     = make([]uuid.UUID, n)
+		ids                                                     = make([][16]byte, n)
 		schemas                                                 = make([]int16, n)
 		apps, commands, groups, groupTypes, operators, outcomes = strs(n), strs(n), strs(n), strs(n), strs(n), strs(n)
 		errorInfos, rejectRules, platforms, clientIPs           = strs(n), strs(n), strs(n), strs(n)
 		memberCounts, refusedCounts                             = make([]int32, n), make([]int32, n)
-		refused, shadow                                         = make([]pgtype.Text, n), make([]pgtype.Text, n)
+		refused, shadow                                         = make([]*string, n), make([]*string, n)
 		errorCodes, revisions, seqs                             = make([]int64, n), make([]int64, n), make([]int64, n)
 		failModes                                               = make([]bool, n)
-		eventTimes, receivedAts, decidedAts                     = make([]pgtype.Timestamptz, n), make([]time.Time, n), make([]time.Time, n)
+		eventTimes, receivedAts, decidedAts                     = make([]*time.Time, n), make([]time.Time, n), make([]time.Time, n)
 	)
 	for i, ev := range evs {
 		ids[i], schemas[i] = ev.id, int16(ev.Schema)
@@ -81,7 +80,7 @@ func inviteColumns(evs []*event) []any {
 		errorCodes[i], errorInfos[i], rejectRules[i] = int64(ev.ErrorCode), ev.ErrorInfo, ev.RejectRule
 		revisions[i], failModes[i] = int64(ev.PolicyRevision), ev.FailMode
 		platforms[i], clientIPs[i] = ev.Platform, ev.ClientIP
-		eventTimes[i] = optTime(ev.EventTime)
+		eventTimes[i] = ev.EventTime
 		receivedAts[i], decidedAts[i], seqs[i] = ev.ReceivedAt, ev.DecidedAt, int64(ev.seq)
 	}
 	return []any{ids, schemas, apps, commands, groups, groupTypes, operators,
@@ -97,7 +96,7 @@ func membershipColumns(evs []*event) []any {
 		schemas                                              = make([]int16, n)
 		kinds, apps, commands, groups, groupTypes, operators = strs(n), strs(n), strs(n), strs(n), strs(n), strs(n)
 		members, changeTypes, platforms, clientIPs           = strs(n), strs(n), strs(n), strs(n)
-		eventTimes                                           = make([]pgtype.Timestamptz, n)
+		eventTimes                                           = make([]*time.Time, n)
 		receivedAts, decidedAts                              = make([]time.Time, n), make([]time.Time, n)
 		seqs                                                 = make([]int64, n)
 	)
@@ -105,11 +104,11 @@ func membershipColumns(evs []*event) []any {
 		ids[i], schemas[i], kinds[i] = ev.id, int16(ev.Schema), ev.Kind
 		apps[i], commands[i], groups[i], groupTypes[i] = ev.App, ev.Command, ev.GroupID, ev.GroupType
 		operators[i], changeTypes[i], platforms[i], clientIPs[i] = ev.Operator, ev.ChangeType, ev.Platform, ev.ClientIP
-		members[i] = jsonText(1, ev.Members).String
+		members[i] = *jsonText(1, ev.Members)
 		if ev.Members == nil {
 			members[i] = "[]"
 		}
-		eventTimes[i] = optTime(ev.EventTime)
+		eventTimes[i] = ev.EventTime
 		receivedAts[i], decidedAts[i], seqs[i] = ev.ReceivedAt, ev.DecidedAt, int64(ev.seq)
 	}
 	return []any{ids, schemas, kinds, apps, commands, groups, groupTypes, operators,
@@ -118,23 +117,17 @@ func membershipColumns(evs []*event) []any {
 
 func strs(n int) []string { return make([]string, n) }
 
-// jsonText encodes v as JSON text, or NULL when n is 0.
-func jsonText(n int, v any) pgtype.Text {
+// jsonText encodes v as JSON text, or returns nil (NULL) when n is 0.
+func jsonText(n int, v any) *string {
 	if n == 0 {
-		return pgtype.Text{}
+		return nil
 	}
 	b, err := json.Marshal(v)
 	if err != nil { // slices of strings and plain structs always encode
 		panic(err)
 	}
-	return pgtype.Text{String: string(b), Valid: true}
-}
-
-func optTime(t *time.Time) pgtype.Timestamptz {
-	if t == nil {
-		return pgtype.Timestamptz{}
-	}
-	return pgtype.Timestamptz{Time: *t, Valid: true}
+	s := string(b)
+	return &s
 }
 
 // memberRows feeds the members of the inserted invites to CopyFrom.
@@ -153,14 +146,14 @@ func (m *memberRows) Next() bool {
 	}
 	ev := m.evs[m.ev]
 	member := ev.Members[m.at]
-	rule := pgtype.Text{}
-	for _, r := range ev.Refused {
-		if r.Member == member {
-			rule = pgtype.Text{String: r.Rule, Valid: true}
+	var rule *string
+	for i := range ev.Refused {
+		if ev.Refused[i].Member == member {
+			rule = &ev.Refused[i].Rule
 			break
 		}
 	}
-	m.row = [6]any{[16]byte(ev.id), int32(m.at), member, rule.Valid, rule, ev.ReceivedAt}
+	m.row = [6]any{[16]byte(ev.id), int32(m.at), member, rule != nil, rule, ev.ReceivedAt}
 	m.at++
 	return true
 }
