@@ -66,10 +66,10 @@ func inviteColumns(evs []*event) []any {
 		apps, commands, groups, groupTypes, operators, outcomes = strs(n), strs(n), strs(n), strs(n), strs(n), strs(n)
 		errorInfos, rejectRules, platforms, clientIPs           = strs(n), strs(n), strs(n), strs(n)
 		memberCounts, refusedCounts                             = make([]int32, n), make([]int32, n)
-		refused, shadow                                         = make([]*string, n), make([]*string, n)
+		refused, shadow                                         = strs(n), strs(n)
 		errorCodes, revisions, seqs                             = make([]int64, n), make([]int64, n), make([]int64, n)
 		failModes                                               = make([]bool, n)
-		eventTimes, receivedAts, decidedAts                     = make([]*time.Time, n), make([]time.Time, n), make([]time.Time, n)
+		eventTimes, receivedAts, decidedAts                     = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
 	)
 	for i, ev := range evs {
 		ids[i], schemas[i] = ev.id, int16(ev.Schema)
@@ -80,7 +80,7 @@ func inviteColumns(evs []*event) []any {
 		errorCodes[i], errorInfos[i], rejectRules[i] = int64(ev.ErrorCode), ev.ErrorInfo, ev.RejectRule
 		revisions[i], failModes[i] = int64(ev.PolicyRevision), ev.FailMode
 		platforms[i], clientIPs[i] = ev.Platform, ev.ClientIP
-		eventTimes[i] = ev.EventTime
+		eventTimes[i] = orZero(ev.EventTime)
 		receivedAts[i], decidedAts[i], seqs[i] = ev.ReceivedAt, ev.DecidedAt, int64(ev.seq)
 	}
 	return []any{ids, schemas, apps, commands, groups, groupTypes, operators,
@@ -96,7 +96,7 @@ func membershipColumns(evs []*event) []any {
 		schemas                                              = make([]int16, n)
 		kinds, apps, commands, groups, groupTypes, operators = strs(n), strs(n), strs(n), strs(n), strs(n), strs(n)
 		members, changeTypes, platforms, clientIPs           = strs(n), strs(n), strs(n), strs(n)
-		eventTimes                                           = make([]*time.Time, n)
+		eventTimes                                           = make([]time.Time, n)
 		receivedAts, decidedAts                              = make([]time.Time, n), make([]time.Time, n)
 		seqs                                                 = make([]int64, n)
 	)
@@ -104,11 +104,11 @@ func membershipColumns(evs []*event) []any {
 		ids[i], schemas[i], kinds[i] = ev.id, int16(ev.Schema), ev.Kind
 		apps[i], commands[i], groups[i], groupTypes[i] = ev.App, ev.Command, ev.GroupID, ev.GroupType
 		operators[i], changeTypes[i], platforms[i], clientIPs[i] = ev.Operator, ev.ChangeType, ev.Platform, ev.ClientIP
-		members[i] = *jsonText(1, ev.Members)
+		members[i] = jsonText(1, ev.Members)
 		if ev.Members == nil {
 			members[i] = "[]"
 		}
-		eventTimes[i] = ev.EventTime
+		eventTimes[i] = orZero(ev.EventTime)
 		receivedAts[i], decidedAts[i], seqs[i] = ev.ReceivedAt, ev.DecidedAt, int64(ev.seq)
 	}
 	return []any{ids, schemas, kinds, apps, commands, groups, groupTypes, operators,
@@ -117,17 +117,25 @@ func membershipColumns(evs []*event) []any {
 
 func strs(n int) []string { return make([]string, n) }
 
-// jsonText encodes v as JSON text, or returns nil (NULL) when n is 0.
-func jsonText(n int, v any) *string {
+// jsonText encodes v as JSON text, or returns "" (NULL in the SQL, by
+// NULLIF) when n is 0. Plain []string arrays take pgx's fast path.
+func jsonText(n int, v any) string {
 	if n == 0 {
-		return nil
+		return ""
 	}
 	b, err := json.Marshal(v)
 	if err != nil { // slices of strings and plain structs always encode
 		panic(err)
 	}
-	s := string(b)
-	return &s
+	return string(b)
+}
+
+// orZero returns *t, or the zero time (NULL in the SQL, by NULLIF) for nil.
+func orZero(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }
 
 // memberRows feeds the members of the inserted invites to CopyFrom.

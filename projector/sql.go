@@ -7,8 +7,9 @@ INSERT INTO invitegate.invite_events (event_id, schema_version, app, command, gr
 	member_count, refused_count, outcome, refused, error_code, error_info, reject_rule, shadow,
 	policy_revision, fail_mode, platform, client_ip, event_time, received_at, decided_at, stream_seq)
 SELECT id, schema_version, app, command, group_id, group_type, operator,
-	member_count, refused_count, outcome, refused::jsonb, error_code, error_info, reject_rule, shadow::jsonb,
-	policy_revision, fail_mode, platform, client_ip, event_time, received_at, decided_at, stream_seq
+	member_count, refused_count, outcome, nullif(refused, '')::jsonb, error_code, error_info, reject_rule,
+	nullif(shadow, '')::jsonb, policy_revision, fail_mode, platform, client_ip, nullif(event_time, $24),
+	received_at, decided_at, stream_seq
 FROM unnest($1::uuid[], $2::int2[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
 	$8::int4[], $9::int4[], $10::text[], $11::text[], $12::int8[], $13::text[], $14::text[], $15::text[],
 	$16::int8[], $17::bool[], $18::text[], $19::text[], $20::timestamptz[], $21::timestamptz[],
@@ -24,7 +25,7 @@ INSERT INTO invitegate.membership_events (event_id, schema_version, kind, app, c
 	operator, members, change_type, platform, client_ip, event_time, received_at, decided_at, stream_seq)
 SELECT id, schema_version, kind, app, command, group_id, group_type,
 	operator, ARRAY(SELECT jsonb_array_elements_text(members::jsonb)), change_type, platform, client_ip,
-	event_time, received_at, decided_at, stream_seq
+	nullif(event_time, $17), received_at, decided_at, stream_seq
 FROM unnest($1::uuid[], $2::int2[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
 	$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[],
 	$15::timestamptz[], $16::int8[])

@@ -68,7 +68,7 @@ func insertInvites(ctx context.Context, tx pgx.Tx, evs []*event) ([]*event, erro
 	if len(evs) == 0 {
 		return nil, nil
 	}
-	rows, err := tx.Query(ctx, insertInvitesSQL, inviteColumns(evs)...)
+	rows, err := tx.Query(ctx, insertInvitesSQL, append(inviteColumns(evs), time.Time{})...)
 	if err != nil {
 		return nil, fmt.Errorf("insert invite events: %w", err)
 	}
@@ -97,7 +97,7 @@ func insertMemberships(ctx context.Context, tx pgx.Tx, evs []*event) (map[string
 	if len(evs) == 0 {
 		return nil, nil
 	}
-	rows, err := tx.Query(ctx, insertMembershipsSQL+" RETURNING kind", membershipColumns(evs)...)
+	rows, err := tx.Query(ctx, insertMembershipsSQL+" RETURNING kind", append(membershipColumns(evs), time.Time{})...)
 	if err != nil {
 		return nil, fmt.Errorf("insert membership events: %w", err)
 	}
