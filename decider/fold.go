@@ -76,6 +76,11 @@ func (f *Fold) Apply(c *Change, seq uint64) error {
 	if err := c.checkShape(); err != nil {
 		return err
 	}
+	return f.apply(c, seq)
+}
+
+// apply applies c, whose shape is checked, at sequence seq.
+func (f *Fold) apply(c *Change, seq uint64) error {
 	if c.Kind == ChangeReplaced {
 		return f.replace(c.Document, seq)
 	}
@@ -232,9 +237,9 @@ func (f *Fold) ApplyEvent(kind string, data []byte, seq uint64) (*Change, error)
 	if err == nil && c.Kind != kind {
 		err = malformed("the subject says %q but the event's kind is %q", kind, c.Kind)
 	}
+	f.position = seq
 	if err != nil {
-		f.position = seq
 		return c, err
 	}
-	return c, f.Apply(c, seq)
+	return c, f.apply(c, seq) // ParseChange checked the shape
 }

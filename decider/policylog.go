@@ -202,6 +202,9 @@ func (c *Change) checkShape() error {
 // without control characters or surrounding spaces (so a list can be
 // written one id per line).
 func CheckListID(id string) error {
+	if len(id) > 0 && len(id) <= MaxListIDBytes && id[0] != ' ' && id[len(id)-1] != ' ' && plainASCII(id) {
+		return nil // the common case, without decoding runes
+	}
 	switch {
 	case id == "":
 		return errors.New("empty id")

@@ -8,7 +8,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strings"
 )
 
 // StateFormat names the serialised form of a policy state (WriteState).
@@ -79,16 +78,27 @@ func WriteState(w io.Writer, s *Snapshot, position uint64) error {
 	return nil
 }
 
-// writeJSONString writes v as a JSON string; plain ids take the fast path.
+// writeJSONString writes v as a JSON string; plain ASCII ids take the
+// fast path.
 func writeJSONString(w *bufio.Writer, v string) {
-	if !strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' || r >= 0x7f }) {
-		w.WriteByte('"')
-		w.WriteString(v)
-		w.WriteByte('"')
+	if !plainASCII(v) {
+		b, _ := json.Marshal(v) // a string always encodes
+		w.Write(b)
 		return
 	}
-	b, _ := json.Marshal(v) // a string always encodes
-	w.Write(b)
+	w.WriteByte('"')
+	w.WriteString(v)
+	w.WriteByte('"')
+}
+
+// plainASCII reports whether v is printable ASCII without '"' or '\\'.
+func plainASCII(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func badState(format string, args ...any) error {

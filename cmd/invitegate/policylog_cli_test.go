@@ -29,7 +29,7 @@ type cliBundle struct {
 	dir string
 }
 
-func setupCLI(t *testing.T) *cliBundle {
+func setupCLI(t testing.TB) *cliBundle {
 	t.Helper()
 	srv, err := natsconn.StartEmbedded(natsconn.EmbeddedConfig{StoreDir: t.TempDir(), ListenAddr: "127.0.0.1:0"}, nil)
 	require.NoError(t, err)
@@ -44,7 +44,7 @@ func setupCLI(t *testing.T) *cliBundle {
 }
 
 // run runs the CLI with stdin and returns its exit code, stdout and stderr.
-func (b *cliBundle) run(t *testing.T, stdin string, args ...string) (int, string, string) {
+func (b *cliBundle) run(t testing.TB, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := Main(context.Background(), args, env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb,
@@ -52,14 +52,14 @@ func (b *cliBundle) run(t *testing.T, stdin string, args ...string) (int, string
 	return code, out.String(), errb.String()
 }
 
-func (b *cliBundle) ok(t *testing.T, stdin string, args ...string) string {
+func (b *cliBundle) ok(t testing.TB, stdin string, args ...string) string {
 	t.Helper()
 	code, out, stderr := b.run(t, stdin, args...)
 	require.Equal(t, exitOK, code, "%v: %s", args, stderr)
 	return out
 }
 
-func (b *cliBundle) file(t *testing.T, name, content string) string {
+func (b *cliBundle) file(t testing.TB, name, content string) string {
 	t.Helper()
 	p := filepath.Join(b.dir, name)
 	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
@@ -67,14 +67,15 @@ func (b *cliBundle) file(t *testing.T, name, content string) string {
 }
 
 // follower starts an in-process ingress replica following the log.
-func (b *cliBundle) follower(t *testing.T, id string) *policyfeed.Follower {
+func (b *cliBundle) follower(t testing.TB, id string) (*policyfeed.Follower, *decider.Engine) {
 	t.Helper()
+	engine := decider.NewEngine(decider.FailOpen, nil)
 	f, err := policyfeed.New(policyfeed.Config{App: demoApp, DataDir: t.TempDir(), ReplicaID: id},
-		b.js, decider.NewEngine(decider.FailOpen, nil), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+		b.js, engine, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	require.NoError(t, err)
 	require.NoError(t, f.Start(context.Background()))
 	t.Cleanup(func() { require.NoError(t, f.Stop(context.Background())) })
-	return f
+	return f, engine
 }
 
 const cliPolicy = `apiVersion: invitegate/v1
@@ -182,7 +183,11 @@ func TestPolicyApplyWait(t *testing.T) {
 	p := b.file(t, "p.yaml", cliPolicy)
 	out := b.ok(t, "", "policy", "apply", p, "--wait")
 	require.Contains(t, out, "revision 1")
-	fs := []*policyfeed.Follower{b.follower(t, "a"), b.follower(t, "b"), b.follower(t, "c")}
+	var fs []*policyfeed.Follower
+	for _, id := range []string{"a", "b", "c"} {
+		f, _ := b.follower(t, id)
+		fs = append(fs, f)
+	}
 	out = b.ok(t, "", "list", "add", "banned", "u1", "--wait")
 	require.Regexp(t, `3 live replicas decide with revision 2 after \S+`, out)
 	for _, f := range fs {

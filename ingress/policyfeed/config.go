@@ -56,7 +56,8 @@ type Config struct {
 	// info, snapshot download excepted). Default 5s.
 	RequestTimeout time.Duration
 	// SaveInterval is the least time between two writes of the snapshot to
-	// disk; a burst of events is written once. Default 1s.
+	// disk (at least four times the last write's duration): a burst of
+	// events is written once. Default 1s.
 	SaveInterval time.Duration
 	// FlushEvery bounds how many events a replay applies before it makes a
 	// snapshot; live, a snapshot is made whenever nothing more is pending.

@@ -112,9 +112,12 @@ func (s *saver) run(ctx context.Context) {
 			return
 		case <-s.wake:
 		}
+		start := time.Now()
 		s.flush()
-		if s.interval > 0 {
-			t := time.NewTimer(s.interval)
+		// A big policy takes a while to write: keep the disk busy at most a
+		// fifth of the time, however fast events arrive.
+		if wait := max(s.interval, 4*time.Since(start)); wait > 0 {
+			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
 				t.Stop()
