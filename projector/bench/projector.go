@@ -172,7 +172,8 @@ func drain(ctx context.Context, cfg projector.Config, js jetstream.JetStream, po
 		return 0, err
 	}
 	defer w.Stop(context.WithoutCancel(ctx)) //nolint:errcheck // the measurement is over
-	tick := time.NewTicker(25 * time.Millisecond) // Gather costs CPU, which is measured
+	// Gather costs CPU, which is measured: poll it sparingly.
+	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		if n, err := storedEvents(reg); err != nil || n >= want {
