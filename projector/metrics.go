@@ -60,5 +60,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			return nil, fmt.Errorf("register projector metrics: %w", err)
 		}
 	}
+	for _, r := range []string{ReasonDecode, ReasonStore} {
+		m.deadLetters.WithLabelValues(r) // at zero, so that alerts see the first increase
+	}
 	return m, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/invitegate/invitegate/deploy"
 	"github.com/invitegate/invitegate/migrations/pgtest"
 )
 
@@ -195,6 +196,7 @@ func TestRunEndToEnd(t *testing.T) {
 
 	_, metrics := get(t, "http://"+p.admin+"/metrics")
 	require.Contains(t, metrics, `invitegate_callbacks_total{command="Group.CallbackBeforeInviteJoinGroup",outcome="allow"} 1`)
+	requireDashboardMetrics(t, metrics)
 
 	// SIGTERM: stop accepting, finish, exit 0.
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
@@ -205,4 +207,20 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatalf("no exit within 60s of SIGTERM\n%s", p.logText())
 	}
 	require.Contains(t, p.logText(), `"msg":"stopped"`)
+}
+
+// requireDashboardMetrics checks that every metric the Grafana dashboard and
+// the alert rules read is exported by the running binary: no silent drift.
+func requireDashboardMetrics(t *testing.T, metrics string) {
+	t.Helper()
+	names, err := deploy.MetricNames()
+	require.NoError(t, err)
+	require.NotEmpty(t, names)
+	var missing []string
+	for _, n := range names {
+		if !strings.Contains(metrics, "\n"+n+"{") && !strings.Contains(metrics, "\n"+n+" ") {
+			missing = append(missing, n)
+		}
+	}
+	require.Empty(t, missing, "metrics read by deploy/grafana and deploy/prometheus but absent from /metrics")
 }
