@@ -54,9 +54,6 @@ func collectRows(msgs []*delivery, now time.Time) *batchRows {
 	return r
 }
 
-// events returns how many distinct events the batch holds.
-func (r *batchRows) events() int { return len(r.invites) + len(r.memberships) }
-
 // inviteColumns returns the unnest arrays of insertInvitesSQL, in order.
 func inviteColumns(evs []*event) []any {
 	n := len(evs)
