@@ -26,18 +26,49 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-bench: ## Go benchmarks of the decision and the handler
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./decider ./ingress
+bench: ## Go benchmarks: the decision (50 members, 10 rules, 1M list), the handler, parsing, event encoding and the outbox
+	$(GO) test -run '^$$' -bench 'Decide|AppendEvent' -benchmem -benchtime 2s ./decider
+	$(GO) test -run '^$$' -bench 'Handler|ParseBody' -benchmem -benchtime 2s ./ingress
+	$(GO) test -run '^$$' -bench 'Enqueue$$' -benchmem ./ingress/outbox
 
-fuzz: ## fuzz the request parser and the policy compiler for a minute each
-	$(GO) test -run '^$$' -fuzz FuzzParseCallback -fuzztime 60s ./ingress
-	$(GO) test -run '^$$' -fuzz FuzzCompile -fuzztime 60s ./decider
+bench-projector: build ## projector drain rate: pre-filled stream -> PostgreSQL, events/s and CPU per event
+	./$(BIN) bench projector --events 200000
+
+bench-analytics: build ## load 10M invite events over 30 days (kept in invitegate_bench_analytics) and time the analyst queries
+	./$(BIN) bench analytics
+
+fuzz: ## fuzz the request parsers, the event encoder and the policy compiler for a minute each
+	$(GO) test -run '^$$' -fuzz '^FuzzParseBody$$' -fuzztime 60s ./ingress
+	$(GO) test -run '^$$' -fuzz '^FuzzParseQuery$$' -fuzztime 60s ./ingress
+	$(GO) test -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime 60s ./decider
+	$(GO) test -run '^$$' -fuzz '^FuzzAppendEvent$$' -fuzztime 60s ./decider
 
 clean:
 	rm -rf bin .data
 
 docs: ## regenerate README.md's configuration reference from the flags
 	$(GO) run ./cmd/invitegate docs README.md
+
+# --- Proofs (issue 6): fault suite, soak, side-by-side benchmarks. Appended by the
+# faults/bench work; knobs are environment variables (see cmd/faults/cluster_test.go):
+# FAULTS_FUZZ_BODIES (1000000), FAULTS_RATE (300/s), FAULTS_OUTAGE (30s),
+# FAULTS_PROJECTOR_KILLS (10), FAULTS_DRAIN (3m), FAULTS_MAX_RSS_MB (512).
+FAULTS_LOG ?= $(or $(TMPDIR),/tmp)/invitegate-faults.log
+FAULTS_PARALLEL ?= 2
+
+.PHONY: test-faults soak bench-compare
+
+test-faults: ## fault suite: 7 scenarios under load (nats-server, ingress, projector as child processes; PostgreSQL)
+	@echo "fault suite: log in $(FAULTS_LOG)"
+	@$(GO) test -tags faults -count=1 -timeout 40m -v -parallel $(FAULTS_PARALLEL) -run '^TestFault' ./cmd/faults \
+		> $(FAULTS_LOG) 2>&1; status=$$?; \
+	grep -E '^(faults: |--- |FAIL|ok |panic)|Error:|Messages:' $(FAULTS_LOG); exit $$status
+
+soak: ## 30 min at 1,000 callbacks/s: heap, goroutines, fds and p99 flat, zero loss (not in CI)
+	$(GO) test -tags soak -count=1 -timeout 50m -v -run '^TestSoak$$' ./cmd/faults
+
+bench-compare: ## side by side in one run: ingress events on/off, bare net/http, OPA; end-to-end p99; writes deploy/bench/<date>-compare.md
+	$(GO) run ./deploy/bench/compare
 
 .PHONY: bench-policy
 bench-policy: ## policy log bars: propagation p99 (3 replicas), 1,000,000-id list add, decisions on it, restart with 100,000 events
