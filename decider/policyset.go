@@ -20,7 +20,7 @@ import (
 // ids, copies each shard at most once.
 
 const (
-	shardTarget = 512             // entries per shard aimed for when (re)sharding
+	shardTarget = 256             // entries per shard aimed for when (re)sharding
 	shardMax    = 4 * shardTarget // above this average, the set is resharded
 	shardMin    = shardTarget / 4 // below this average, the set is resharded
 )
