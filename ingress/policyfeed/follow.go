@@ -81,6 +81,7 @@ func (f *Follower) follow(ctx context.Context) error {
 		return err
 	}
 	defer rd.Stop()
+	defer context.AfterFunc(ctx, rd.Stop)() // unblocks a Next stuck recreating the consumer
 	if head <= f.fold.Position() {
 		f.flush(time.Time{})
 		f.markCaughtUp()

@@ -150,7 +150,8 @@ func (r *Reader) Next(ctx context.Context) (Record, uint64, error) {
 	return Record{Seq: meta.Sequence.Stream, App: app, Kind: kind, Stored: meta.Timestamp, Data: msg.Data()}, meta.NumPending, nil
 }
 
-// Stop ends the reader.
+// Stop ends the reader; a Next blocked in it returns. It may be called
+// more than once and from another goroutine.
 func (r *Reader) Stop() { r.it.Stop() }
 
 // reader reads the app's events from sequence from.

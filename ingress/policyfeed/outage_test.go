@@ -116,3 +116,31 @@ func TestSeedIsServedWhileNATSIsDownWithNothingOnDisk(t *testing.T) {
 	r.waitCaughtUp(t)
 	require.Equal(t, uint64(1), r.waitRevision(t, 1).Revision(), "the seed is the log's first event")
 }
+
+// TestFollowerSurvivesANATSRestart: a following replica keeps deciding
+// through an outage and applies what is published after NATS comes back.
+func TestFollowerSurvivesANATSRestart(t *testing.T) {
+	t.Parallel()
+	store := t.TempDir()
+	srv := tcpServer(t, "127.0.0.1:0", store)
+	addr := srv.Addr().(*net.TCPAddr)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", addr.Port)
+	js := dial(t, url)
+	log, err := OpenLog(context.Background(), js, testApp, natsconn.PolicyStreamConfig{})
+	require.NoError(t, err)
+	rev, err := log.Publish(context.Background(), replacedBy(parseDoc(t, testPolicy)))
+	require.NoError(t, err)
+	r := newReplica(t, dial(t, url), Config{RequestTimeout: 500 * time.Millisecond}).start(t)
+	r.waitRevision(t, rev)
+
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	require.Equal(t, rev, r.engine.Decide(req("x", "y")).Revision, "decides on through the outage")
+
+	tcpServer(t, addr.String(), store)
+	log2, err := OpenLog(context.Background(), dial(t, url), testApp, natsconn.PolicyStreamConfig{})
+	require.NoError(t, err)
+	rev2, err := log2.Publish(context.Background(), listChange(decider.ChangeListAdded, "banned", "after"))
+	require.NoError(t, err)
+	require.True(t, r.waitRevision(t, rev2).ListHas("banned", "after"))
+}

@@ -85,6 +85,7 @@ func (c *Compactor) follow(ctx context.Context) error {
 		return err
 	}
 	defer rd.Stop()
+	defer context.AfterFunc(ctx, rd.Stop)() // unblocks a Next stuck recreating the consumer
 	for {
 		rec, err := c.next(ctx, rd)
 		switch {

@@ -72,6 +72,7 @@ func (w *RevisionWriter) follow(ctx context.Context) error {
 		return err
 	}
 	defer rd.Stop()
+	defer context.AfterFunc(ctx, rd.Stop)() // unblocks a Next stuck recreating the consumer
 	var batch []revisionRow
 	for {
 		rec, pending, err := rd.Next(ctx)
