@@ -78,7 +78,9 @@ rules:
 
 func reportPercentiles(b *testing.B, name string, ds []time.Duration) {
 	slices.Sort(ds)
-	at := func(p float64) float64 { return float64(ds[min(len(ds)-1, int(p*float64(len(ds))))].Microseconds()) / 1000 }
+	at := func(p float64) float64 {
+		return float64(ds[min(len(ds)-1, int(p*float64(len(ds))))].Microseconds()) / 1000
+	}
 	b.ReportMetric(at(0.50), name+"-p50-ms")
 	b.ReportMetric(at(0.99), name+"-p99-ms")
 	b.ReportMetric(at(1), name+"-max-ms")
