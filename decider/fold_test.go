@@ -290,3 +290,48 @@ func TestFoldApplyEvent(t *testing.T) {
 	require.Equal(t, uint64(4), f.Revision())
 	require.Equal(t, []string{"a"}, f.Snapshot().ListEntries("banned"))
 }
+
+// TestFoldWhileDeciding decides with each published snapshot from other
+// goroutines while the fold goes on (run with -race): a fold never changes
+// what a snapshot it returned reads.
+func TestFoldWhileDeciding(t *testing.T) {
+	t.Parallel()
+	f := NewFold(nil, 0)
+	require.NoError(t, f.Apply(replaced(foldDoc(t, "  banned: []\n  staff: []\n")), 1))
+	engine := NewEngine(FailOpen, nil)
+	engine.Load(f.Snapshot())
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				s := engine.Snapshot()
+				n := s.ListSize("banned")
+				if got := len(s.ListEntries("banned")); got != n {
+					errs <- fmt.Errorf("revision %d: %d entries, size %d", s.Revision(), got, n)
+					return
+				}
+				s.Decide(req("u1", "u2", "u3000"))
+			}
+		}()
+	}
+	for i := range 200 {
+		ids := make([]string, 50)
+		for j := range ids {
+			ids[j] = fmt.Sprintf("u%d", i*50+j)
+		}
+		require.NoError(t, f.Apply(added("banned", ids...), uint64(i+2)))
+		engine.Load(f.Snapshot())
+	}
+	close(done)
+	for range 4 {
+		require.NoError(t, <-errs)
+	}
+	require.Equal(t, 10000, engine.Snapshot().ListSize("banned"))
+}
