@@ -13,8 +13,11 @@
 //	invitegate ingress      the callback server alone
 //	invitegate projector    the JetStream -> PostgreSQL projector alone
 //	invitegate migrate      up | down | status of the PostgreSQL schema
-//	invitegate policy check FILE
+//	invitegate policy       check | apply | show | history | diff | rollback | status
+//	invitegate list         add | remove | show: list entries as policy log events
 //	invitegate loadgen      the IM traffic simulator
+//	invitegate bench        projector | analytics benchmarks
+//	invitegate docs         the configuration reference of README.md
 //
 // Every flag --some-flag may also be set by the environment variable
 // INVITEGATE_SOME_FLAG; the flag wins. `invitegate CMD --help` lists them.

@@ -17,7 +17,10 @@ const (
 
 // documentedCommands are the commands whose --help is the configuration
 // reference, in README order.
-var documentedCommands = [][]string{{"run"}, {"ingress"}, {"projector"}, {"migrate"}, {"policy", "check"}, {"loadgen"}}
+var documentedCommands = [][]string{{"run"}, {"ingress"}, {"projector"}, {"migrate"},
+	{"policy", "check"}, {"policy", "apply"}, {"policy", "show"}, {"policy", "history"}, {"policy", "diff"},
+	{"policy", "rollback"}, {"policy", "status"}, {"list", "add"}, {"list", "remove"}, {"list", "show"},
+	{"loadgen"}}
 
 // configReference renders the --help of every documented command as the
 // README's configuration reference.
