@@ -171,7 +171,16 @@ func TestFaultHostileClients(t *testing.T) {
 		records = append(records, l.wait(t)...)
 	}
 	mem.end()
-	res := c.settle(records, 0)
+	// IM's events queue behind the fuzzed ones that were valid: the drain
+	// is as long as the projector needs for those.
+	drainStart := time.Now()
+	res := c.settleWithin(records, 0, max(drainLimit, 15*time.Minute))
+	pm, err := faults.Scrape(c.ctx, c.projector.MetricsURL())
+	require.NoError(t, err)
+	logf("faults: hostile-clients: drained in %s; projector: %.0f events, batches ok %.0f retry %.0f data_error %.0f, dead letters %.0f",
+		time.Since(drainStart).Round(time.Second), pm.Sum("invitegate_projector_events_total"),
+		pm[`invitegate_projector_batches_total{result="ok"}`], pm[`invitegate_projector_batches_total{result="retry"}`],
+		pm[`invitegate_projector_batches_total{result="data_error"}`], pm.Sum("invitegate_projector_dead_letters_total"))
 	logf("faults: hostile-clients: ingress peaks: rss %.0f MB, heap in use %.0f MB, %d goroutines",
 		float64(mem.rss.Load())/1e6, float64(mem.heap.Load())/1e6, mem.goroutines.Load())
 	select {

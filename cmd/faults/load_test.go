@@ -71,7 +71,13 @@ type expectation struct {
 // and returns the last result.
 func (c *cluster) settle(records []loadgen.Record, quiet time.Duration) faults.Result {
 	c.t.Helper()
-	stop := time.Now().Add(drainLimit)
+	return c.settleWithin(records, quiet, drainLimit)
+}
+
+// settleWithin is settle with its own drain limit.
+func (c *cluster) settleWithin(records []loadgen.Record, quiet, limit time.Duration) faults.Result {
+	c.t.Helper()
+	stop := time.Now().Add(limit)
 	var last faults.Result
 	changed := time.Now()
 	for {

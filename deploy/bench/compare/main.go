@@ -141,6 +141,7 @@ func measure(ctx context.Context, c config, targets []*target, rep *report, stdo
 		}
 	}
 	rep.throughput = map[string][]*loadgen.Report{}
+	rep.latency = map[string][]*loadgen.Report{}
 	for r := range c.rounds {
 		for i := range targets {
 			t := targets[(i+r)%len(targets)]
@@ -151,16 +152,16 @@ func measure(ctx context.Context, c config, targets []*target, rep *report, stdo
 			rep.throughput[t.name] = append(rep.throughput[t.name], lr)
 			logf(stdout, "round %d %-22s %9.0f answered/s  p99 %7.2fms  errors %v", r+1, t.name, lr.AnsweredRate, lr.Latency.P99Ms, lr.Errors)
 		}
-	}
-	rep.latency = map[string]*loadgen.Report{}
-	for _, t := range targets {
-		lr, err := loadgen.Run(ctx, loadgen.Config{URL: t.url, Rate: c.rate, Concurrency: 256, Duration: c.duration, BannedShare: 0.05})
-		if err != nil {
-			return fmt.Errorf("latency %s: %w", t.name, err)
+		for i := range targets {
+			t := targets[(i+r)%len(targets)]
+			lr, err := loadgen.Run(ctx, loadgen.Config{URL: t.url, Rate: c.rate, Concurrency: 256, Duration: c.duration, BannedShare: 0.05, Seed: uint64(r)})
+			if err != nil {
+				return fmt.Errorf("latency %s: %w", t.name, err)
+			}
+			rep.latency[t.name] = append(rep.latency[t.name], lr)
+			logf(stdout, "round %d at %.0f/s %-22s p50 %.2fms p99 %.2fms p99.9 %.2fms max %.2fms errors %v", r+1, c.rate, t.name,
+				lr.Latency.P50Ms, lr.Latency.P99Ms, lr.Latency.P999Ms, lr.Latency.MaxMs, lr.Errors)
 		}
-		rep.latency[t.name] = lr
-		logf(stdout, "latency at %.0f/s %-22s p50 %.2fms p99 %.2fms p99.9 %.2fms max %.2fms errors %v", c.rate, t.name,
-			lr.Latency.P50Ms, lr.Latency.P99Ms, lr.Latency.P999Ms, lr.Latency.MaxMs, lr.Errors)
 	}
 	rep.targets = targets
 	return nil
