@@ -122,6 +122,7 @@ func checkReferences(e celast.Expr, kind string, lists []string, rp ruleProblems
 			once("group "+field, "group has no field %q (fields: %s)", field, strings.Join(groupFields, ", "))
 		}
 	})
+	checkStats(e, kind, once)
 }
 
 func definedLists(lists []string) string {

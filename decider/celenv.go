@@ -25,6 +25,7 @@ const (
 	VarApp       = "app"        // string: SdkAppid
 	VarEventTime = "event_time" // timestamp: EventTime; 0001-01-01T00:00:00Z when absent
 	VarLists     = "lists"      // map(string, stringset): lists.NAME supports `x in` and size()
+	// VarStats (stats.go) is map(string, int): stats.NAME, a known statistic.
 )
 
 // groupFields are the keys of the group variable.
@@ -49,6 +50,7 @@ func newCELEnv() (*cel.Env, error) {
 		cel.Variable(VarApp, cel.StringType),
 		cel.Variable(VarEventTime, cel.TimestampType),
 		cel.Variable(VarLists, cel.MapType(cel.StringType, stringSetType)),
+		cel.Variable(VarStats, cel.MapType(cel.StringType, cel.IntType)),
 		cel.Function("@in", cel.Overload("in_string_stringset", []*cel.Type{cel.StringType, stringSetType}, cel.BoolType)),
 		cel.Function("size",
 			cel.Overload("size_stringset", []*cel.Type{stringSetType}, cel.IntType),
@@ -143,6 +145,7 @@ func (stringSetRuntime) TypeName() string { return "stringset" }
 type activation struct {
 	req       *Request
 	lists     ref.Val
+	stats     ref.Val
 	vals      [8]ref.Val // cached operator, members, group, platform, client_ip, app, event_time, member
 	member    string
 	hasMember bool
@@ -150,8 +153,8 @@ type activation struct {
 
 var _ interpreter.Activation = (*activation)(nil)
 
-func (a *activation) reset(req *Request, lists ref.Val) {
-	*a = activation{req: req, lists: lists}
+func (a *activation) reset(req *Request, lists, stats ref.Val) {
+	*a = activation{req: req, lists: lists, stats: stats}
 }
 
 func (a *activation) setMember(m string) {
@@ -168,6 +171,8 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	switch name {
 	case VarLists:
 		return a.lists, true
+	case VarStats:
+		return a.stats, true
 	case VarOperator:
 		i = 0
 	case VarMembers:

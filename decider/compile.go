@@ -170,6 +170,11 @@ func build(env *cel.Env, doc *Document, revision uint64, asts []*celast.AST, opt
 		if err != nil {
 			return nil, fmt.Errorf("compile rule %q: %w", r.Name, err)
 		}
+		for _, st := range usedStats(asts[i].Expr()) {
+			if !slices.Contains(s.stats, st) {
+				s.stats = append(s.stats, st)
+			}
+		}
 		s.rules = append(s.rules, compiledRule{
 			info:      RuleInfo{Name: r.Name, Kind: r.Kind(), Mode: r.EffectiveMode()},
 			shadow:    r.Mode == ModeShadow,
@@ -178,6 +183,7 @@ func build(env *cel.Env, doc *Document, revision uint64, asts []*celast.AST, opt
 			root:      root,
 		})
 	}
+	slices.Sort(s.stats)
 	s.nodes, s.memos = b.nodes, len(b.memos)
 	s.pool.New = func() any { return s.newEvaluation() }
 	return s, nil

@@ -21,6 +21,7 @@ const FailModeRule = "fail-mode"
 // The zero Engine is not usable: use NewEngine.
 type Engine struct {
 	snap     atomic.Pointer[Snapshot]
+	stats    atomic.Pointer[statsHolder]
 	failMode FailMode
 	now      func() time.Time
 }
@@ -42,6 +43,18 @@ func (e *Engine) Load(s *Snapshot) { e.snap.Store(s) }
 // Snapshot returns the loaded snapshot, or nil when none is loaded.
 func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
 
+type statsHolder struct{ src StatsSource }
+
+// SetStats makes src the source of stats.NAME for every later decision
+// (nil: every statistic reads 0).
+func (e *Engine) SetStats(src StatsSource) {
+	if src == nil {
+		e.stats.Store(nil)
+		return
+	}
+	e.stats.Store(&statsHolder{src: src})
+}
+
 // FailMode returns the engine's fail mode.
 func (e *Engine) FailMode() FailMode { return e.failMode }
 
@@ -56,7 +69,11 @@ func (e *Engine) Decide(r *Request) Decision {
 		return Decision{Outcome: OutcomeAllow, FailMode: true}
 	}
 	start := e.now()
-	d := s.Decide(r)
+	var src StatsSource
+	if h := e.stats.Load(); h != nil {
+		src = h.src
+	}
+	d := s.DecideWith(r, src)
 	d.EvalTime = e.now().Sub(start)
 	return d
 }

@@ -42,6 +42,7 @@ type Event struct {
 	Shadow         []ShadowEffect `json:"shadow,omitempty"`
 	PolicyRevision uint64         `json:"policy_revision"`
 	FailMode       bool           `json:"fail_mode"`
+	Stats          []StatRead     `json:"stats,omitempty"` // the statistics the rules read
 
 	// Membership events only: JoinType (Apply, Invited) or ExitType (Kicked, Quit).
 	ChangeType string `json:"change_type,omitempty"`
@@ -82,6 +83,7 @@ func NewInviteEvent(r *Request, d *Decision, receivedAt, decidedAt time.Time) Ev
 		Shadow:         d.Shadow,
 		PolicyRevision: d.Revision,
 		FailMode:       d.FailMode,
+		Stats:          d.Stats,
 		Platform:       r.Platform,
 		ClientIP:       r.ClientIP,
 		ReceivedAt:     receivedAt.UTC(),

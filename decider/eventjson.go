@@ -63,6 +63,21 @@ func appendEventJSON(b []byte, ev *Event) []byte {
 	b = strconv.AppendUint(b, ev.PolicyRevision, 10)
 	b = append(b, `,"fail_mode":`...)
 	b = strconv.AppendBool(b, ev.FailMode)
+	if len(ev.Stats) > 0 {
+		b = append(b, `,"stats":[`...)
+		for i, r := range ev.Stats {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"stat":`...)
+			b = appendJSONString(b, r.Stat)
+			b = appendField(b, "key", r.Key)
+			b = append(b, `,"value":`...)
+			b = strconv.AppendInt(b, r.Value, 10)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
 	b = appendOptional(b, "change_type", ev.ChangeType)
 	b = appendOptional(b, "platform", ev.Platform)
 	b = appendOptional(b, "client_ip", ev.ClientIP)

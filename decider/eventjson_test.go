@@ -17,6 +17,7 @@ func sampleEvent() Event {
 		Outcome: OutcomePartial, Refused: []Refusal{{Member: "jared", Rule: "banned-member"}},
 		ErrorCode: 0, ErrorInfo: "tab\there", RejectRule: "",
 		Shadow:         []ShadowEffect{{Rule: "no-self", Kind: "refuse_member", Members: []string{"leckie"}}, {Rule: "r", Kind: "reject"}},
+		Stats:          []StatRead{{Stat: "operator_invites_1h", Key: "leckie", Value: 201}, {Stat: "member_invited_1h", Key: "q\"x", Value: -1}},
 		PolicyRevision: 42, FailMode: true, Platform: "iOS", ClientIP: "127.0.0.1", EventTime: &et,
 		ReceivedAt: time.Date(2026, 11, 28, 9, 24, 10, 101234000, time.UTC),
 		DecidedAt:  time.Date(2026, 11, 28, 9, 24, 10, 101240000, time.UTC),

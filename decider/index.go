@@ -2,6 +2,7 @@ package decider
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/google/cel-go/cel"
 	celast "github.com/google/cel-go/common/ast"
@@ -205,7 +206,7 @@ func (b *builder) leaf(e celast.Expr) (*node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plan cel program: %w", err)
 	}
-	n := b.newNode(opCEL, usesVar(e, VarMember))
+	n := b.newNode(opCEL, usesVar(e, VarMember) || slices.Contains(usedStats(e), StatMemberInvited1h))
 	n.prog = prog
 	return n, nil
 }

@@ -65,6 +65,9 @@ type Decision struct {
 	// RuleErrors names rules whose evaluation errored on this request (they
 	// counted as not matched). Nil when none did.
 	RuleErrors []string
+	// Stats are the statistics the rules read (stats.NAME), in reading
+	// order. Nil when the policy reads none.
+	Stats []StatRead
 }
 
 // RefusedMembers returns the refused member ids in request order.

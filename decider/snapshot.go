@@ -1,6 +1,7 @@
 package decider
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/google/cel-go/common/types/ref"
@@ -29,6 +30,7 @@ type Snapshot struct {
 	rules    []compiledRule
 	sets     map[string]*stringSet
 	listsVal ref.Val
+	stats    []Stat    // the statistics the rules read, sorted
 	nodes    int       // nodes of all rule trees
 	memos    int       // memo slots per member
 	pool     sync.Pool // *evaluation
@@ -48,6 +50,10 @@ func (s *Snapshot) Rules() []RuleInfo {
 	}
 	return out
 }
+
+// Stats returns the statistics the policy's rules read, sorted: only these
+// need to be published to and kept by the ingress.
+func (s *Snapshot) Stats() []Stat { return slices.Clone(s.stats) }
 
 // ListSize returns the number of distinct entries of the named list, or -1
 // when the snapshot has no such list.
@@ -71,10 +77,15 @@ type evaluation struct {
 	active   []int    // enforcing refuse_member rules to consult per member
 	refused  []string // members refused so far
 	dedup    dedup
+	src      StatsSource // nil: every statistic reads 0
+	reads    []StatRead  // statistics read so far
+	statsVal ref.Val     // statsVal{ev}, boxed once
 }
 
 func (s *Snapshot) newEvaluation() *evaluation {
-	return &evaluation{state: make([]tri, s.nodes), ruleErrs: make([]bool, len(s.rules)), active: make([]int, 0, len(s.rules))}
+	ev := &evaluation{state: make([]tri, s.nodes), ruleErrs: make([]bool, len(s.rules)), active: make([]int, 0, len(s.rules))}
+	ev.statsVal = statsVal{ev}
+	return ev
 }
 
 // Decide decides r: the first enforcing reject rule (document order) that
@@ -84,12 +95,17 @@ func (s *Snapshot) newEvaluation() *evaluation {
 // Decision.Shadow (document order), never applied. A rule whose evaluation fails counts as
 // not matched and is named in Decision.RuleErrors. Decide sets neither
 // EvalTime nor FailMode (Engine.Decide does).
-func (s *Snapshot) Decide(r *Request) Decision {
+func (s *Snapshot) Decide(r *Request) Decision { return s.DecideWith(r, nil) }
+
+// DecideWith is Decide reading stats.NAME from src (nil: every statistic
+// reads 0). The statistics read are recorded in Decision.Stats.
+func (s *Snapshot) DecideWith(r *Request, src StatsSource) Decision {
 	if r == nil {
 		r = &Request{}
 	}
 	ev := s.pool.Get().(*evaluation)
 	ev.begin(s, r)
+	ev.src = src
 	d := Decision{Revision: s.revision}
 	s.decideRequest(ev, &d)
 	s.decideMembers(ev, &d)
@@ -110,14 +126,19 @@ func (s *Snapshot) Decide(r *Request) Decision {
 		}
 		ev.anyErr = false
 	}
-	ev.req, ev.act = nil, activation{}
+	if len(ev.reads) > 0 {
+		d.Stats = slices.Clone(ev.reads)
+		clear(ev.reads)
+		ev.reads = ev.reads[:0]
+	}
+	ev.req, ev.act, ev.src = nil, activation{}, nil
 	s.pool.Put(ev)
 	return d
 }
 
 func (ev *evaluation) begin(s *Snapshot, r *Request) {
 	ev.req = r
-	ev.act.reset(r, s.listsVal)
+	ev.act.reset(r, s.listsVal, ev.statsVal)
 	ev.memos = s.memos
 	if s.memos > 0 {
 		n := s.memos * len(r.Members)
