@@ -91,3 +91,28 @@ func TestEngineStats(t *testing.T) {
 	e.SetStats(nil)
 	require.Equal(t, OutcomeAllow, e.Decide(r).Outcome)
 }
+
+func TestStatsWire(t *testing.T) {
+	t.Parallel()
+	in := []StatUpdate{
+		{Stat: StatOperatorInvites1h, App: "1400", Key: "alice", Value: 201},
+		{Stat: StatGroupSize, App: "", Key: "@TGS#x\x00y", Value: 0},
+		{Stat: StatMemberInvited1h, App: "1400", Key: "bob", Value: -3},
+	}
+	msg := NewStatsMessage(nil)
+	for _, u := range in {
+		msg = AppendStatUpdate(msg, u)
+	}
+	var out []StatUpdate
+	require.NoError(t, DecodeStatUpdates(msg, func(u StatUpdate) { out = append(out, u) }))
+	require.Equal(t, in, out)
+
+	for _, bad := range [][]byte{nil, {9}, msg[:len(msg)-1], append(NewStatsMessage(nil), byte(NumStats), 0, 0, 0)} {
+		out = out[:0]
+		require.ErrorIs(t, DecodeStatUpdates(bad, func(u StatUpdate) { out = append(out, u) }), ErrBadStatsMessage)
+	}
+	require.Len(t, out, 0)
+	out = out[:0]
+	require.ErrorIs(t, DecodeStatUpdates(msg[:len(msg)-1], func(u StatUpdate) { out = append(out, u) }), ErrBadStatsMessage)
+	require.Equal(t, in[:2], out, "the records before the bad one are delivered")
+}
