@@ -1,0 +1,50 @@
+package statsfeed
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	messages *prometheus.CounterVec
+	expired  prometheus.Counter
+
+	mu          sync.Mutex
+	droppedSeen int
+}
+
+func newMetrics(reg prometheus.Registerer, table *Table) (*metrics, error) {
+	m := &metrics{
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "invitegate_stats_messages_total",
+			Help: "Stats update messages received by the ingress, by result (applied, bad, dropped).",
+		}, []string{"result"}),
+		expired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "invitegate_stats_expired_keys_total",
+			Help: "Stats keys removed from the ingress table after their TTL without an update.",
+		}),
+	}
+	keys := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "invitegate_stats_keys",
+		Help: "Keys (operator, member, group) in the ingress stats table.",
+	}, func() float64 { return float64(table.Keys()) })
+	for _, c := range []prometheus.Collector{m.messages, m.expired, keys} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register stats metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// dropped records NATS's running count of messages dropped for the
+// subscription.
+func (m *metrics) dropped(total int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if total > m.droppedSeen {
+		m.messages.WithLabelValues("dropped").Add(float64(total - m.droppedSeen))
+		m.droppedSeen = total
+	}
+}
