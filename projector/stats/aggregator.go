@@ -1,0 +1,205 @@
+package stats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/invitegate/invitegate/decider"
+)
+
+// Aggregator reads the event stream from Config.Rebuild ago with its own
+// ordered consumer (not the projector's shared durable one), keeps sliding
+// windows in Counters and, once caught up with the stream, publishes
+// coalesced absolute values on Config.Subject every FlushInterval.
+//
+// Every Aggregator reads every event, so two give the same counters as one
+// and a restarted one rebuilds its windows instead of starting from zero;
+// their updates are absolute values, so an ingress may hear both.
+type Aggregator struct {
+	cfg     Config
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	logger  *slog.Logger
+	metrics *metrics
+
+	mu          sync.Mutex // guards counters, caughtUp, lastScan, lastFull
+	counters    *Counters
+	caughtUp    bool
+	caughtUpCh  chan struct{}
+	closeOnce   sync.Once
+	lastScan    uint32 // minute of the last Scan
+	lastFull    time.Time
+	buf, outBuf []byte
+
+	life    sync.Mutex
+	started bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// New returns an Aggregator; Start begins reading.
+func New(cfg Config, nc *nats.Conn, js jetstream.JetStream, logger *slog.Logger, reg prometheus.Registerer) (*Aggregator, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	a := &Aggregator{cfg: cfg, nc: nc, js: js, logger: logger, counters: NewCounters(), caughtUpCh: make(chan struct{})}
+	m, err := newMetrics(reg, a)
+	if err != nil {
+		return nil, err
+	}
+	a.metrics = m
+	return a, nil
+}
+
+// Start starts reading the stream and publishing in the background.
+func (a *Aggregator) Start(context.Context) error {
+	a.life.Lock()
+	defer a.life.Unlock()
+	if a.started {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.started, a.cancel, a.done = true, cancel, make(chan struct{})
+	go a.run(ctx)
+	return nil
+}
+
+// Stop stops reading and publishing. Idempotent; a Stop before Start does
+// nothing.
+func (a *Aggregator) Stop(ctx context.Context) error {
+	a.life.Lock()
+	defer a.life.Unlock()
+	if !a.started || a.cancel == nil {
+		return nil
+	}
+	a.cancel()
+	a.cancel = nil
+	select {
+	case <-a.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop stats aggregator: %w", ctx.Err())
+	}
+}
+
+// CaughtUp is closed once the aggregator has first read the stream up to
+// its end as it was at start; it publishes nothing before (nor during a
+// later rebuild after a read error).
+func (a *Aggregator) CaughtUp() <-chan struct{} { return a.caughtUpCh }
+
+// Value returns the current value of st for id in app.
+func (a *Aggregator) Value(st decider.Stat, app, id string) int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.counters.Value(st, app, id, a.cfg.Now())
+}
+
+func (a *Aggregator) run(ctx context.Context) {
+	defer close(a.done)
+	var wg sync.WaitGroup
+	wg.Go(func() { a.flushLoop(ctx) })
+	defer wg.Wait()
+	for ctx.Err() == nil {
+		err := a.follow(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		a.logger.Error("stats aggregator: reading events failed; retrying", "error", err, "wait", a.cfg.RetryWait)
+		select {
+		case <-ctx.Done():
+		case <-time.After(a.cfg.RetryWait):
+		}
+	}
+}
+
+// follow reads the stream until ctx ends. Counters are rebuilt from
+// scratch on each call: the ordered consumer starts over at Rebuild ago.
+func (a *Aggregator) follow(ctx context.Context) error {
+	stream, err := a.js.Stream(ctx, a.cfg.Stream)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", a.cfg.Stream, err)
+	}
+	start := a.cfg.Now().Add(-a.cfg.Rebuild)
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{decider.EventSubjects},
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
+		OptStartTime:   &start,
+	})
+	if err != nil {
+		return fmt.Errorf("ordered consumer on %s: %w", a.cfg.Stream, err)
+	}
+	a.mu.Lock()
+	a.counters, a.caughtUp = NewCounters(), false // publish nothing until rebuilt again
+	a.mu.Unlock()
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("consumer info: %w", err)
+	}
+	if info.NumPending == 0 {
+		a.markCaughtUp()
+	}
+	failed := make(chan error, 1)
+	cc, err := cons.Consume(a.handle, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+			select {
+			case failed <- err:
+			default:
+			}
+		}
+	}))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", a.cfg.Stream, err)
+	}
+	defer cc.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case err := <-failed:
+		return err
+	}
+}
+
+func (a *Aggregator) handle(msg jetstream.Msg) {
+	events, bad := decider.DecodeBatch(msg.Data())
+	a.metrics.badLines.Add(float64(len(bad)))
+	a.mu.Lock()
+	for i := range events {
+		a.counters.Apply(&events[i])
+	}
+	a.mu.Unlock()
+	a.metrics.events.Add(float64(len(events)))
+	if meta, err := msg.Metadata(); err == nil && meta.NumPending == 0 {
+		a.markCaughtUp()
+	}
+}
+
+func (a *Aggregator) markCaughtUp() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.caughtUp = true
+	a.closeOnce.Do(func() { close(a.caughtUpCh) })
+}
+
+func (a *Aggregator) flushLoop(ctx context.Context) {
+	t := time.NewTicker(a.cfg.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.Flush(); err != nil {
+				a.logger.Error("stats aggregator: publish failed", "error", err)
+			}
+		}
+	}
+}

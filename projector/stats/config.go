@@ -1,0 +1,78 @@
+package stats
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/invitegate/invitegate/decider"
+)
+
+// Defaults of Config.
+const (
+	DefaultFlushInterval   = 200 * time.Millisecond
+	DefaultRefreshInterval = time.Minute
+	DefaultRebuild         = 24 * time.Hour
+	DefaultMaxMessageBytes = 256 << 10
+	DefaultRetryWait       = time.Second
+)
+
+// ErrInvalidConfig is wrapped by every error of Config validation.
+var ErrInvalidConfig = errors.New("invalid stats aggregator config")
+
+// Config configures an Aggregator. The zero Config is valid.
+type Config struct {
+	// Stream is the event stream read. Default decider.EventStream.
+	Stream string
+	// Subject is the core NATS subject updates are published on. Default
+	// decider.StatsSubject.
+	Subject string
+	// FlushInterval is how often changed counters are published (coalesced:
+	// one value per changed key and statistic per flush). Default 200ms.
+	FlushInterval time.Duration
+	// RefreshInterval is how often every non-zero counter is republished, so
+	// a replica that started or missed messages converges. It must stay
+	// under the ingress's statsfeed TTL. Default 1m.
+	RefreshInterval time.Duration
+	// Rebuild is how much history is read from the stream at start: the
+	// longest window, 24h. Default 24h.
+	Rebuild time.Duration
+	// MaxMessageBytes bounds one published message. Default 256 KiB.
+	MaxMessageBytes int
+	// RetryWait is the pause before reading the stream again after an
+	// error. Default 1s.
+	RetryWait time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	c.Stream = cmp.Or(c.Stream, decider.EventStream)
+	c.Subject = cmp.Or(c.Subject, decider.StatsSubject)
+	c.FlushInterval = cmp.Or(c.FlushInterval, DefaultFlushInterval)
+	c.RefreshInterval = cmp.Or(c.RefreshInterval, DefaultRefreshInterval)
+	c.Rebuild = cmp.Or(c.Rebuild, DefaultRebuild)
+	c.MaxMessageBytes = cmp.Or(c.MaxMessageBytes, DefaultMaxMessageBytes)
+	c.RetryWait = cmp.Or(c.RetryWait, DefaultRetryWait)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.FlushInterval < 0:
+		return fmt.Errorf("%w: FlushInterval %v is negative", ErrInvalidConfig, c.FlushInterval)
+	case c.RefreshInterval < c.FlushInterval:
+		return fmt.Errorf("%w: RefreshInterval %v is shorter than FlushInterval %v", ErrInvalidConfig, c.RefreshInterval, c.FlushInterval)
+	case c.Rebuild < 24*time.Hour:
+		return fmt.Errorf("%w: Rebuild %v is shorter than the 24h window", ErrInvalidConfig, c.Rebuild)
+	case c.MaxMessageBytes < 1024:
+		return fmt.Errorf("%w: MaxMessageBytes %d is under 1024", ErrInvalidConfig, c.MaxMessageBytes)
+	case c.RetryWait < 0:
+		return fmt.Errorf("%w: RetryWait %v is negative", ErrInvalidConfig, c.RetryWait)
+	}
+	return nil
+}

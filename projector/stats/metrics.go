@@ -1,0 +1,49 @@
+package stats
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	events   prometheus.Counter
+	badLines prometheus.Counter
+	updates  prometheus.Counter
+	messages *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer, a *Aggregator) (*metrics, error) {
+	m := &metrics{
+		events: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "invitegate_stats_aggregated_events_total",
+			Help: "Events counted into the stats windows (a rebuild counts them again).",
+		}),
+		badLines: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "invitegate_stats_bad_lines_total",
+			Help: "Batch lines the stats aggregator could not decode (the projector dead-letters them).",
+		}),
+		updates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "invitegate_stats_updates_published_total",
+			Help: "Statistic values published to the ingress replicas.",
+		}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "invitegate_stats_publish_messages_total",
+			Help: "Stats messages published, by result (ok, error).",
+		}, []string{"result"}),
+	}
+	keys := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "invitegate_stats_aggregator_keys",
+		Help: "Keys (operators, members, groups) with live windows in the aggregator.",
+	}, func() float64 {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return float64(a.counters.Keys())
+	})
+	for _, c := range []prometheus.Collector{m.events, m.badLines, m.updates, m.messages, keys} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register stats aggregator metrics: %w", err)
+		}
+	}
+	return m, nil
+}

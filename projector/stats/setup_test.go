@@ -1,0 +1,86 @@
+package stats
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/invitegate/invitegate/cmd/natsconn"
+	"github.com/invitegate/invitegate/decider"
+)
+
+// clock is a controllable clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+type bundle struct {
+	srv   *server.Server
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	clock *clock
+}
+
+// setup starts an in-process JetStream server with the event stream. The
+// clock starts at the current minute: the stream stamps messages with the
+// real time, and the aggregator's rebuild starts 24h before the clock.
+func setup(t testing.TB) *bundle {
+	t.Helper()
+	srv, err := natsconn.StartEmbedded(natsconn.EmbeddedConfig{StoreDir: t.TempDir()}, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	nc, err := natsconn.Connect(context.Background(), natsconn.Config{}, srv, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	_, err = natsconn.EnsureEventStream(context.Background(), js, natsconn.EventStreamConfig{})
+	require.NoError(t, err)
+	return &bundle{srv: srv, nc: nc, js: js, clock: &clock{t: time.Now().UTC().Truncate(time.Minute)}}
+}
+
+// aggregator starts an aggregator that flushes only when the test calls
+// Flush, and stops it at cleanup.
+func (b *bundle) aggregator(t testing.TB) *Aggregator {
+	t.Helper()
+	a, err := New(Config{Now: b.clock.Now, FlushInterval: time.Hour, RefreshInterval: time.Hour}, b.nc, b.js,
+		slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	require.NoError(t, err)
+	require.NoError(t, a.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, a.Stop(context.Background())) })
+	return a
+}
+
+// publish sends events as one batch on their app and kind's subject.
+func (b *bundle) publish(t testing.TB, evs ...*decider.Event) {
+	t.Helper()
+	var buf []byte
+	for _, ev := range evs {
+		var err error
+		buf, err = decider.AppendEvent(buf, ev)
+		require.NoError(t, err)
+	}
+	_, err := b.js.Publish(context.Background(), decider.EventSubject(evs[0].App, evs[0].Kind), buf)
+	require.NoError(t, err)
+}
+
+func waitCaughtUp(t testing.TB, a *Aggregator) {
+	t.Helper()
+	select {
+	case <-a.CaughtUp():
+	case <-time.After(10 * time.Second):
+		t.Fatal("aggregator did not catch up")
+	}
+}
