@@ -33,16 +33,16 @@ func TestUpDownStatus(t *testing.T) {
 
 	status, err := migrations.Status(ctx, dsn)
 	require.NoError(t, err)
-	require.Equal(t, migrations.Report{"pending 00001_events.sql", "pending 00002_rollups.sql", "pending 00003_policy_revisions.sql"}, status)
+	require.Equal(t, migrations.Report{"pending 00001_events.sql", "pending 00002_rollups.sql", "pending 00003_policy_revisions.sql", "pending 00004_stats.sql"}, status)
 
 	up, err := migrations.Up(ctx, dsn)
 	require.NoError(t, err)
-	require.Len(t, up, 3)
+	require.Len(t, up, 4)
 	require.Contains(t, up.String(), "OK    up 00001_events.sql")
 	require.Equal(t, []string{
 		"dead_letters", "goose_db_version", "invite_events", "invite_members",
 		"invite_rollup_hourly", "invite_rollup_operator_daily", "invite_rollup_rule_daily",
-		"invite_trends_hourly", "membership_events", "policy_revisions", "refusals_by_rule_daily", "top_inviters_daily",
+		"invite_trends_hourly", "membership_events", "policy_revisions", "refusals_by_rule_daily", "stats_counters", "top_counters", "top_inviters_daily",
 	}, relations(t, dsn))
 
 	again, err := migrations.Up(ctx, dsn)
@@ -51,7 +51,7 @@ func TestUpDownStatus(t *testing.T) {
 
 	status, err = migrations.Status(ctx, dsn)
 	require.NoError(t, err)
-	require.Len(t, status, 3)
+	require.Len(t, status, 4)
 	for _, line := range status {
 		require.True(t, strings.HasPrefix(line, "applied "), line)
 	}
@@ -59,7 +59,9 @@ func TestUpDownStatus(t *testing.T) {
 	down, err := migrations.Down(ctx, dsn)
 	require.NoError(t, err)
 	require.Len(t, down, 1)
-	require.Contains(t, down[0], "down 00003_policy_revisions.sql")
+	require.Contains(t, down[0], "down 00004_stats.sql")
+	_, err = migrations.Down(ctx, dsn)
+	require.NoError(t, err)
 	_, err = migrations.Down(ctx, dsn)
 	require.NoError(t, err)
 	_, err = migrations.Down(ctx, dsn)
@@ -87,7 +89,7 @@ func TestUpConcurrentReplicas(t *testing.T) {
 	}
 	status, err := migrations.Status(ctx, dsn)
 	require.NoError(t, err)
-	require.Len(t, status, 3)
+	require.Len(t, status, 4)
 }
 
 func TestUpUnreachable(t *testing.T) {
