@@ -19,17 +19,18 @@ func readInvite(t *testing.T, pool *pgxpool.Pool, id string) decider.Event {
 	var (
 		ev              decider.Event
 		refused, shadow []byte
+		stats           []byte
 		outcome         string
 		revision        int64
 		memberCount     int
 	)
 	err := pool.QueryRow(ctx, `SELECT event_id::text, schema_version, app, command, group_id, group_type, operator,
 		member_count, outcome, refused, error_code, error_info, reject_rule, shadow, policy_revision, fail_mode,
-		platform, client_ip, event_time, received_at, decided_at
+		platform, client_ip, event_time, received_at, decided_at, stats
 		FROM invitegate.invite_events WHERE event_id = $1`, id).Scan(
 		&ev.ID, &ev.Schema, &ev.App, &ev.Command, &ev.GroupID, &ev.GroupType, &ev.Operator,
 		&memberCount, &outcome, &refused, &ev.ErrorCode, &ev.ErrorInfo, &ev.RejectRule, &shadow, &revision, &ev.FailMode,
-		&ev.Platform, &ev.ClientIP, &ev.EventTime, &ev.ReceivedAt, &ev.DecidedAt)
+		&ev.Platform, &ev.ClientIP, &ev.EventTime, &ev.ReceivedAt, &ev.DecidedAt, &stats)
 	require.NoError(t, err)
 	ev.Kind, ev.Outcome, ev.PolicyRevision = decider.KindInvite, decider.Outcome(outcome), uint64(revision)
 	if refused != nil {
@@ -37,6 +38,9 @@ func readInvite(t *testing.T, pool *pgxpool.Pool, id string) decider.Event {
 	}
 	if shadow != nil {
 		require.NoError(t, json.Unmarshal(shadow, &ev.Shadow))
+	}
+	if stats != nil {
+		require.NoError(t, json.Unmarshal(stats, &ev.Stats))
 	}
 	ev.Members = []string{}
 	var refusedRows []decider.Refusal
@@ -73,6 +77,7 @@ func TestEveryFieldLands(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	evs := invites(5) // allow, partial, reject, shadow, fail mode
+	evs[2].Stats = []decider.StatRead{{Stat: "operator_invites_1h", Key: evs[2].Operator, Value: 201}}
 	joined, exited := membership(1, decider.KindMemberJoined), membership(2, decider.KindMemberExited)
 	b.publish(t, evs, 5)
 	b.publish(t, []decider.Event{joined}, 1)

@@ -63,7 +63,7 @@ func inviteColumns(evs []*event) []any {
 		apps, commands, groups, groupTypes, operators, outcomes = strs(n), strs(n), strs(n), strs(n), strs(n), strs(n)
 		errorInfos, rejectRules, platforms, clientIPs           = strs(n), strs(n), strs(n), strs(n)
 		memberCounts, refusedCounts                             = make([]int32, n), make([]int32, n)
-		refused, shadow                                         = strs(n), strs(n)
+		refused, shadow, stats                                  = strs(n), strs(n), strs(n)
 		errorCodes, revisions, seqs                             = make([]int64, n), make([]int64, n), make([]int64, n)
 		failModes                                               = make([]bool, n)
 		eventTimes, receivedAts, decidedAts                     = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
@@ -74,6 +74,7 @@ func inviteColumns(evs []*event) []any {
 		operators[i], outcomes[i] = ev.Operator, string(ev.Outcome)
 		memberCounts[i], refusedCounts[i] = int32(len(ev.Members)), int32(len(ev.Refused))
 		refused[i], shadow[i] = jsonText(len(ev.Refused), ev.Refused), jsonText(len(ev.Shadow), ev.Shadow)
+		stats[i] = jsonText(len(ev.Stats), ev.Stats)
 		errorCodes[i], errorInfos[i], rejectRules[i] = int64(ev.ErrorCode), ev.ErrorInfo, ev.RejectRule
 		revisions[i], failModes[i] = int64(ev.PolicyRevision), ev.FailMode
 		platforms[i], clientIPs[i] = ev.Platform, ev.ClientIP
@@ -82,7 +83,7 @@ func inviteColumns(evs []*event) []any {
 	}
 	return []any{ids, schemas, apps, commands, groups, groupTypes, operators,
 		memberCounts, refusedCounts, outcomes, refused, errorCodes, errorInfos, rejectRules, shadow,
-		revisions, failModes, platforms, clientIPs, eventTimes, receivedAts, decidedAts, seqs}
+		revisions, failModes, platforms, clientIPs, eventTimes, receivedAts, decidedAts, seqs, stats}
 }
 
 // membershipColumns returns the unnest arrays of insertMembershipsSQL.
