@@ -30,14 +30,14 @@ type Aggregator struct {
 	logger  *slog.Logger
 	metrics *metrics
 
-	mu          sync.Mutex // guards counters, caughtUp, lastScan, lastFull
-	counters    *Counters
-	caughtUp    bool
-	caughtUpCh  chan struct{}
-	closeOnce   sync.Once
-	lastScan    uint32 // minute of the last Scan
-	lastFull    time.Time
-	buf, outBuf []byte
+	mu         sync.Mutex // guards counters, caughtUp, lastScan, lastFull
+	counters   *Counters
+	caughtUp   bool
+	caughtUpCh chan struct{}
+	closeOnce  sync.Once
+	lastScan   uint32 // minute of the last Scan
+	lastFull   time.Time
+	sink       *sinkQueue // nil: no sink
 
 	life    sync.Mutex
 	started bool
@@ -59,6 +59,10 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream, logger *slog.Logger,
 	a.metrics = m
 	return a, nil
 }
+
+// WriteTo makes the aggregator hand every published update to s as well
+// (e.g. a CounterStore for the top_counters view). Call it before Start.
+func (a *Aggregator) WriteTo(s Sink) { a.sink = newSinkQueue(s, a.cfg.RetryWait) }
 
 // Start starts reading the stream and publishing in the background.
 func (a *Aggregator) Start(context.Context) error {
@@ -107,6 +111,11 @@ func (a *Aggregator) run(ctx context.Context) {
 	defer close(a.done)
 	var wg sync.WaitGroup
 	wg.Go(func() { a.flushLoop(ctx) })
+	if a.sink != nil {
+		wg.Go(func() {
+			a.sink.run(ctx, func(err error) { a.logger.Error("stats aggregator: writing counters failed; will retry", "error", err) })
+		})
+	}
 	defer wg.Wait()
 	for ctx.Err() == nil {
 		err := a.follow(ctx)

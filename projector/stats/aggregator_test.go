@@ -136,9 +136,10 @@ func TestAggregatorPublishesNothingBeforeCaughtUp(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, a.Stop(context.Background()), "stop before start")
 	a.counters.Apply(invite(b.clock.Now(), "a", "g", "o", decider.OutcomeAllow, "m"))
-	msgs, n := a.collect()
+	msgs, n, all := a.collect()
 	require.Empty(t, msgs)
 	require.Zero(t, n)
+	require.Empty(t, all)
 }
 
 func TestConfigValidate(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 // so replicas never see a half-rebuilt count. The flush loop calls it
 // every FlushInterval; tests call it directly.
 func (a *Aggregator) Flush() error {
-	msgs, n := a.collect()
+	msgs, n, all := a.collect()
 	for _, m := range msgs {
 		if err := a.nc.Publish(a.cfg.Subject, m); err != nil {
 			a.metrics.messages.WithLabelValues("error").Inc()
@@ -22,22 +22,30 @@ func (a *Aggregator) Flush() error {
 		a.metrics.messages.WithLabelValues("ok").Inc()
 	}
 	a.metrics.updates.Add(float64(n))
+	if a.sink != nil {
+		a.sink.add(all)
+	}
 	return nil
 }
 
 // collect builds the messages of one flush under the lock.
-func (a *Aggregator) collect() ([][]byte, int) {
+// It also returns the updates themselves when there is a sink.
+func (a *Aggregator) collect() ([][]byte, int, []decider.StatUpdate) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.caughtUp {
-		return nil, 0
+		return nil, 0, nil
 	}
 	now := a.cfg.Now()
 	var msgs [][]byte
 	n := 0
+	var all []decider.StatUpdate
 	msg := decider.NewStatsMessage(nil)
 	emit := func(u decider.StatUpdate) {
 		n++
+		if a.sink != nil {
+			all = append(all, u)
+		}
 		msg = decider.AppendStatUpdate(msg, u)
 		if len(msg) >= a.cfg.MaxMessageBytes-512 {
 			msgs = append(msgs, msg)
@@ -57,5 +65,5 @@ func (a *Aggregator) collect() ([][]byte, int) {
 	if len(msg) > 1 {
 		msgs = append(msgs, msg)
 	}
-	return msgs, n
+	return msgs, n, all
 }
