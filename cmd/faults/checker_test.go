@@ -37,13 +37,20 @@ VALUES (gen_random_uuid(), 1, '1400000000', 'Group.CallbackBeforeInviteJoinGroup
 	require.NoError(t, err)
 }
 
+// migrated is a migrated database of the test's own and a connection to it.
+func migrated(t *testing.T) (string, *pgx.Conn) {
+	t.Helper()
+	dsn := pgtest.NewMigrated(t)
+	conn, err := pgx.Connect(context.Background(), dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	return dsn, conn
+}
+
 func TestCheckClassifiesEveryRequest(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := pgtest.NewMigrated(t)
-	conn, err := pgx.Connect(ctx, dsn)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
+	dsn, conn := migrated(t)
 
 	records := []loadgen.Record{
 		rec("0", loadgen.OutcomeAllow, "a"),           // stored once
@@ -77,10 +84,7 @@ func TestCheckClassifiesEveryRequest(t *testing.T) {
 func TestCheckMembershipEvents(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := pgtest.NewMigrated(t)
-	conn, err := pgx.Connect(ctx, dsn)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
+	dsn, conn := migrated(t)
 	join := loadgen.Record{Key: "r.0", Command: loadgen.CommandAfterNewMemberJoin, GroupID: "@TGS#g1.r.0",
 		Operator: "op", Members: []string{"a", "b"}, Outcome: loadgen.OutcomeOK, Status: 200}
 	exit := join

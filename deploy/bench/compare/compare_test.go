@@ -14,6 +14,15 @@ import (
 	"github.com/invitegate/invitegate/migrations/pgtest"
 )
 
+func TestProcessCPU(t *testing.T) {
+	t.Parallel()
+	require.Zero(t, processCPU(-1))
+	busy := time.Now()
+	for time.Since(busy) < 50*time.Millisecond { // burn some CPU
+	}
+	require.Positive(t, processCPU(os.Getpid()))
+}
+
 func TestPercentilesAndRatios(t *testing.T) {
 	t.Parallel()
 	xs := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
@@ -35,7 +44,7 @@ func TestReportWritesRatiosAndBars(t *testing.T) {
 	t.Parallel()
 	r := &report{cfg: config{duration: time.Second, rounds: 3, concurrency: 64, rate: 2000, e2eRate: 2000, e2eDuration: time.Second},
 		started: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC), machine: "test box", equivalence: "same",
-		throughput: map[string][]*loadgen.Report{}, latency: map[string][]*loadgen.Report{}}
+		throughput: map[string][]*loadgen.Report{}, latency: map[string][]*loadgen.Report{}, cpuPerCallback: map[string][]float64{}}
 	for _, x := range []struct {
 		name string
 		rate float64
@@ -43,6 +52,7 @@ func TestReportWritesRatiosAndBars(t *testing.T) {
 	}{{"bare", 1000, 5}, {"events-off", 1100, 4}, {"events-embedded", 1000, 4}, {"events-embedded-sync", 900, 4},
 		{"events-nats-always", 800, 3}, {"opa", 500, 9}} {
 		r.targets = append(r.targets, &target{name: x.name, note: x.name})
+		r.cpuPerCallback[x.name] = []float64{1e6 / x.rate}
 		for _, f := range []float64{0.9, 1, 1.1} { // the median round is the middle one
 			r.throughput[x.name] = append(r.throughput[x.name], reportOf(x.rate*f, x.p99))
 			r.latency[x.name] = append(r.latency[x.name], reportOf(x.rate, x.p99*f))
@@ -55,8 +65,8 @@ func TestReportWritesRatiosAndBars(t *testing.T) {
 	b, err := os.ReadFile(out)
 	require.NoError(t, err)
 	s := string(b)
-	require.Contains(t, s, "| events-embedded | events-embedded | 1000 | 0.91 | 1.00 | 2.00 | 4.00 |")
-	require.Contains(t, s, "- events-embedded-sync / events-off = 0.82 (bar: >= 0.85): NOT met")
+	require.Contains(t, s, "| events-embedded | events-embedded | 1000 | 0.91 | 1.00 | 2.00 | 4.00 | 1000.0 |")
+	require.Contains(t, s, "- events-embedded-sync / events-off = 0.82 throughput (bar: >= 0.85): NOT met; CPU per callback events-off / events-embedded-sync = 0.82")
 	require.Contains(t, s, "- events-nats-always / opa = 1.60 (goal >= 2) at p99 3.00 ms vs 9.00 ms at 2000/s (goal: lower): NOT met")
 	require.Contains(t, s, "| answer -> visible (commit) | 10.0 | 20.0 | 20.0 |")
 	require.Contains(t, s, "Bar: p99 < 1 s: met.")

@@ -33,8 +33,8 @@ type config struct {
 func main() {
 	var c config
 	flag.StringVar(&c.out, "out", "", "Markdown result file (default deploy/bench/<date>-compare.md)")
-	flag.DurationVar(&c.duration, "duration", 10*time.Second, "length of each throughput and latency run")
-	flag.IntVar(&c.rounds, "rounds", 3, "throughput rounds (targets in rotating order; medians reported)")
+	flag.DurationVar(&c.duration, "duration", 8*time.Second, "length of each throughput and latency run")
+	flag.IntVar(&c.rounds, "rounds", 5, "rounds of throughput and latency runs (targets in rotating order; medians reported)")
 	flag.IntVar(&c.concurrency, "concurrency", 64, "closed-loop workers of the throughput runs")
 	flag.Float64Var(&c.rate, "rate", 2000, "open-loop rate of the latency runs (callbacks/s)")
 	flag.Float64Var(&c.e2eRate, "e2e-rate", 2000, "open-loop rate of the end-to-end run")
@@ -142,15 +142,20 @@ func measure(ctx context.Context, c config, targets []*target, rep *report, stdo
 	}
 	rep.throughput = map[string][]*loadgen.Report{}
 	rep.latency = map[string][]*loadgen.Report{}
+	rep.cpuPerCallback = map[string][]float64{}
 	for r := range c.rounds {
 		for i := range targets {
 			t := targets[(i+r)%len(targets)]
+			cpu0 := t.cpu()
 			lr, err := loadgen.Run(ctx, loadgen.Config{URL: t.url, Concurrency: c.concurrency, Duration: c.duration, BannedShare: 0.05, Seed: uint64(r)})
 			if err != nil {
 				return fmt.Errorf("throughput %s: %w", t.name, err)
 			}
+			cpuUs := float64((t.cpu() - cpu0).Microseconds()) / float64(max(lr.Answered, 1))
 			rep.throughput[t.name] = append(rep.throughput[t.name], lr)
-			logf(stdout, "round %d %-22s %9.0f answered/s  p99 %7.2fms  errors %v", r+1, t.name, lr.AnsweredRate, lr.Latency.P99Ms, lr.Errors)
+			rep.cpuPerCallback[t.name] = append(rep.cpuPerCallback[t.name], cpuUs)
+			logf(stdout, "round %d %-22s %9.0f answered/s  p99 %7.2fms  cpu %5.1fus/callback  errors %v", r+1, t.name,
+				lr.AnsweredRate, lr.Latency.P99Ms, cpuUs, lr.Errors)
 		}
 		for i := range targets {
 			t := targets[(i+r)%len(targets)]

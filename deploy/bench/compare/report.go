@@ -20,7 +20,10 @@ type report struct {
 	targets     []*target
 	throughput  map[string][]*loadgen.Report
 	latency     map[string][]*loadgen.Report
-	e2e         *e2eResult
+	// cpuPerCallback is the CPU time of the target's processes per answered
+	// callback in each throughput round, in microseconds.
+	cpuPerCallback map[string][]float64
+	e2e            *e2eResult
 }
 
 // machine describes the host: CPU model and count, load, Go version.
@@ -77,33 +80,37 @@ func (r *report) write(path string) error {
 	w("")
 	w("## Throughput (closed loop, %d workers, %s x %d rounds, median)", c.concurrency, c.duration, c.rounds)
 	w("")
-	w("| target | what | answered/s | vs events-off | vs bare | vs opa | p99 ms | rounds (answered/s) |")
-	w("|---|---|---:|---:|---:|---:|---:|---|")
+	w("CPU/callback: CPU time of the target's processes (the ingress and, for events-nats-always, the nats-server child)")
+	w("per answered callback, from /proc: steadier than throughput on a shared machine.")
+	w("")
+	w("| target | what | answered/s | vs events-off | vs bare | vs opa | p99 ms | CPU us/callback | rounds (answered/s) |")
+	w("|---|---|---:|---:|---:|---:|---:|---:|---|")
 	for _, t := range r.targets {
 		rate := r.medianRate(t.name)
 		var rounds []string
 		for _, lr := range r.throughput[t.name] {
 			rounds = append(rounds, fmt.Sprintf("%.0f", lr.AnsweredRate))
 		}
-		w("| %s | %s | %.0f | %s | %s | %s | %.2f | %s |", t.name, t.note, rate,
+		w("| %s | %s | %.0f | %s | %s | %s | %.2f | %.1f | %s |", t.name, t.note, rate,
 			ratio(rate, r.medianRate("events-off")), ratio(rate, r.medianRate("bare")), ratio(rate, r.medianRate("opa")),
-			r.medianP99(t.name), strings.Join(rounds, ", "))
+			r.medianP99(t.name), median(r.cpuPerCallback[t.name]), strings.Join(rounds, ", "))
 	}
 	w("")
 	w("## Latency at %.0f callbacks/s (open loop, %s x %d rounds, from the scheduled send, median of rounds)", c.rate, c.duration, c.rounds)
 	w("")
-	w("| target | p50 ms | p99 ms | p99.9 ms | max ms | p99 of each round | unanswered |")
-	w("|---|---:|---:|---:|---:|---|---:|")
+	w("| target | p50 ms | p99 ms | p99.9 ms | max ms | p99 of each round | errors | missed |")
+	w("|---|---:|---:|---:|---:|---|---:|---:|")
 	for _, t := range r.targets {
 		lrs := r.latency[t.name]
 		var rounds []string
-		var unanswered int64
+		var errs, missed int64
 		for _, lr := range lrs {
 			rounds = append(rounds, fmt.Sprintf("%.2f", lr.Latency.P99Ms))
-			unanswered += lr.Attempted + lr.Missed - lr.Answered
+			errs += lr.Attempted - lr.Answered
+			missed += lr.Missed
 		}
-		w("| %s | %.2f | %.2f | %.2f | %.2f | %s | %d |", t.name, med(lrs, p50), med(lrs, p99), med(lrs, p999),
-			med(lrs, maxMs), strings.Join(rounds, ", "), unanswered)
+		w("| %s | %.2f | %.2f | %.2f | %.2f | %s | %d | %d |", t.name, med(lrs, p50), med(lrs, p99), med(lrs, p999),
+			med(lrs, maxMs), strings.Join(rounds, ", "), errs, missed)
 	}
 	r.writeBars(w)
 	r.writeE2E(w)
@@ -115,9 +122,11 @@ func (r *report) writeBars(w func(string, ...any)) {
 	w("")
 	w("## Bars")
 	w("")
+	offCPU := median(r.cpuPerCallback["events-off"])
 	for _, name := range []string{"events-embedded", "events-embedded-sync", "events-nats-always"} {
 		rate := r.medianRate(name)
-		w("- %s / events-off = %s (bar: >= 0.85): %s", name, ratio(rate, off), verdict(off > 0 && rate/off >= 0.85))
+		w("- %s / events-off = %s throughput (bar: >= 0.85): %s; CPU per callback events-off / %s = %s",
+			name, ratio(rate, off), verdict(off > 0 && rate/off >= 0.85), name, ratio(offCPU, median(r.cpuPerCallback[name])))
 	}
 	for _, name := range []string{"events-off", "events-nats-always"} {
 		rate := r.medianRate(name)

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/invitegate/invitegate/cmd/faults"
@@ -20,6 +21,35 @@ type target struct {
 	note string
 	url  string // callback URL without query
 	stop func()
+	pids []int // the processes that serve it (the ingress, and a nats-server child)
+}
+
+// cpu is the CPU time (user + system) the target's processes used so far.
+func (t *target) cpu() time.Duration {
+	var sum time.Duration
+	for _, pid := range t.pids {
+		sum += processCPU(pid)
+	}
+	return sum
+}
+
+// clockTick is USER_HZ, 100 on Linux x86-64 (getconf CLK_TCK).
+const clockTick = 10 * time.Millisecond
+
+// processCPU reads utime+stime of pid from /proc (0 when unreadable).
+func processCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // the command name may hold spaces
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * clockTick
 }
 
 // env holds what the targets need.
@@ -39,7 +69,8 @@ func (e *env) ingress(ctx context.Context, name, note string, extra ...string) (
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return &target{name: name, note: note, url: ig.Callback, stop: func() { _ = ig.Terminate(time.Minute) }}, nil
+	return &target{name: name, note: note, url: ig.Callback, stop: func() { _ = ig.Terminate(time.Minute) },
+		pids: []int{ig.PID()}}, nil
 }
 
 func (e *env) bare(ctx context.Context) (*target, error) {
@@ -48,7 +79,7 @@ func (e *env) bare(ctx context.Context) (*target, error) {
 		return nil, fmt.Errorf("bare: %w", err)
 	}
 	return &target{name: "bare", note: "net/http + encoding/json, fixed refusal (cmd/barehandler)",
-		url: ig.Callback, stop: func() { _ = ig.Terminate(time.Minute) }}, nil
+		url: ig.Callback, stop: func() { _ = ig.Terminate(time.Minute) }, pids: []int{ig.PID()}}, nil
 }
 
 // natsAlways starts a nats-server child with sync_interval: always and an
@@ -65,6 +96,7 @@ func (e *env) natsAlways(ctx context.Context) (*target, error) {
 	}
 	stopIngress := t.stop
 	t.stop = func() { stopIngress(); _ = ns.Stop() }
+	t.pids = append(t.pids, ns.Process().PID())
 	return t, nil
 }
 
@@ -97,7 +129,7 @@ func (e *env) opaTarget(ctx context.Context) (*target, error) {
 		return nil, fmt.Errorf("opa: %w\n%s", err, p.Tail(4096))
 	}
 	return &target{name: "opa", note: "opa run --server, policy.rego as default decision (POST /)",
-		url: "http://" + addr + "/", stop: func() { _ = p.Terminate(time.Minute) }}, nil
+		url: "http://" + addr + "/", stop: func() { _ = p.Terminate(time.Minute) }, pids: []int{p.PID()}}, nil
 }
 
 func freePort() (int, error) {
