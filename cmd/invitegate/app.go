@@ -27,6 +27,7 @@ type appConfig struct {
 	projector *projectorOptions // nil: no projector
 	admin     *adminOptions     // the admin listener of a process without ingress
 	policy    *policyOptions    // nil: no policy log (no NATS); see policylog_options.go
+	stats     *statsOptions     // nil: no traffic statistics; see stats_options.go
 }
 
 // appOptions turns an appConfig into the fx options of the process. It is
@@ -69,6 +70,9 @@ func appOptions(c appConfig, logger *slog.Logger) []fx.Option {
 		opts = append(opts, fx.Supply(c.projector.cfg), projector.Module,
 			fx.Invoke(ensureEventStream),
 			fx.Invoke(func(*projector.Worker) {}))
+	}
+	if c.stats != nil {
+		opts = append(opts, c.stats.fxOptions()...)
 	}
 	if c.admin != nil {
 		opts = append(opts, fx.Supply(*c.admin), fx.Invoke(startAdmin))

@@ -16,6 +16,7 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 		ob      outboxOptions
 		po      projectorOptions
 		pl      policyOptions
+		so      = newStatsOptions(true, true)
 		dataDir string
 	)
 	f := newFlags("run", "invitegate run [flags]",
@@ -43,6 +44,7 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 		cfg.outbox = nil
 	}
 	cfg.policy = pl.enable(cfg, dataDir)
+	cfg.stats = so.enable(cfg)
 	no.cfg.Embedded.StoreDir = natsStoreDir(dataDir)
 	ob.cfg.DataDir = dataDir
 	return runApp(ctx, logger, appOptions(cfg, logger))
@@ -55,6 +57,7 @@ func cmdIngress(ctx context.Context, e env, args []string) error {
 		no      natsOptions
 		ob      outboxOptions
 		pl      policyOptions
+		so      = newStatsOptions(true, false)
 		dataDir string
 	)
 	f := newFlags("ingress", "invitegate ingress [flags]",
@@ -85,6 +88,7 @@ func cmdIngress(ctx context.Context, e env, args []string) error {
 		logger.Warn("no --nats-url: embedding a NATS server; events stay on this machine unless a projector connects to --embedded-nats-addr")
 	}
 	cfg.policy = pl.enable(cfg, dataDir)
+	cfg.stats = so.enable(cfg)
 	return runApp(ctx, logger, appOptions(cfg, logger))
 }
 
@@ -95,6 +99,7 @@ func cmdProjector(ctx context.Context, e env, args []string) error {
 		po projectorOptions
 		ao adminOptions
 		pl policyOptions
+		so = newStatsOptions(false, true)
 	)
 	f := newFlags("projector", "invitegate projector [flags]",
 		"Runs the projector alone: a durable JetStream consumer writing events into PostgreSQL.", e.getenv)
@@ -115,6 +120,7 @@ func cmdProjector(ctx context.Context, e env, args []string) error {
 	}
 	cfg := appConfig{nats: &no, projector: &po, admin: &ao}
 	cfg.policy = pl.enable(cfg, "")
+	cfg.stats = so.enable(cfg)
 	return runApp(ctx, logger, appOptions(cfg, logger))
 }
 

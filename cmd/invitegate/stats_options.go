@@ -1,0 +1,52 @@
+package main
+
+import (
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/fx"
+
+	"github.com/invitegate/invitegate/ingress/statsfeed"
+	"github.com/invitegate/invitegate/projector/stats"
+)
+
+// statsOptions wire the traffic statistics into a process: the ingress
+// keeps a statsfeed table its engine reads (stats.NAME in rules), the
+// projector runs a stats aggregator publishing to every ingress and
+// writing invitegate.stats_counters. A process without NATS has none.
+// No flags yet (the package defaults apply): adding them changes the
+// README's generated configuration reference, which the lead owns.
+type statsOptions struct {
+	feed      statsfeed.Config
+	aggregate stats.Config
+	off       bool
+
+	ingress, projector bool
+}
+
+func newStatsOptions(ingress, projector bool) statsOptions {
+	return statsOptions{ingress: ingress, projector: projector}
+}
+
+// enable completes o from the other roles' options and returns it, or nil
+// when statistics are off or the process has no NATS.
+func (o *statsOptions) enable(c appConfig) *statsOptions {
+	if o.off || c.nats == nil {
+		return nil
+	}
+	o.ingress = o.ingress && c.ingress != nil
+	o.projector = o.projector && c.projector != nil
+	return o
+}
+
+func (o *statsOptions) fxOptions() []fx.Option {
+	var opts []fx.Option
+	if o.ingress {
+		opts = append(opts, fx.Supply(o.feed), statsfeed.Module, fx.Invoke(func(*statsfeed.Follower) {}))
+	}
+	if o.projector {
+		opts = append(opts, fx.Supply(o.aggregate), stats.Module,
+			fx.Invoke(func(a *stats.Aggregator, pool *pgxpool.Pool) {
+				a.WriteTo(stats.NewCounterStore(pool, nil)) // invoked at construction, before any OnStart
+			}))
+	}
+	return opts
+}
