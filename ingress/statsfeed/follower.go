@@ -24,12 +24,14 @@ type Follower struct {
 	logger  *slog.Logger
 	metrics *metrics
 
-	mu      sync.Mutex
+	mu      sync.Mutex // guards the lifecycle fields
 	started bool
 	sub     *nats.Subscription
 	cancel  context.CancelFunc
 	done    chan struct{}
-	applied chan struct{} // closed and replaced after every applied message (tests wait on it)
+
+	appliedMu sync.Mutex    // not mu: Stop holds mu while the loop finishes a message
+	applied   chan struct{} // closed and replaced after every applied message (tests wait on it)
 }
 
 // New returns a Follower applying updates to table. engine may be nil.
@@ -100,8 +102,8 @@ func (f *Follower) Stop(ctx context.Context) error {
 
 // Applied returns a channel closed after the next message is applied.
 func (f *Follower) Applied() <-chan struct{} {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.appliedMu.Lock()
+	defer f.appliedMu.Unlock()
 	return f.applied
 }
 
@@ -146,10 +148,10 @@ func (f *Follower) apply(data []byte) {
 	if n, err := f.sub.Dropped(); err == nil && n > 0 {
 		f.metrics.dropped(n)
 	}
-	f.mu.Lock()
+	f.appliedMu.Lock()
 	close(f.applied)
 	f.applied = make(chan struct{})
-	f.mu.Unlock()
+	f.appliedMu.Unlock()
 }
 
 // wanted is the bit set of statistics to keep.

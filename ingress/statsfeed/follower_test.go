@@ -178,3 +178,19 @@ func TestConfigValidate(t *testing.T) {
 		require.ErrorContains(t, err, c.want)
 	}
 }
+
+// TestStopWhileApplying stops the Follower while messages keep arriving:
+// Stop must not wait on a loop that waits on Stop.
+func TestStopWhileApplying(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	require.NoError(t, b.f.Start(context.Background()))
+	msg := decider.AppendStatUpdate(decider.NewStatsMessage(nil), op("a", "alice", 5))
+	for range 500 {
+		require.NoError(t, b.nc.Publish(decider.StatsSubject, msg))
+	}
+	<-b.f.Applied()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, b.f.Stop(ctx))
+}
