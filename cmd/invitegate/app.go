@@ -60,9 +60,10 @@ func appOptions(c appConfig, logger *slog.Logger) []fx.Option {
 	}
 	if c.ingress != nil {
 		in := c.ingress
-		opts = append(opts, fx.Supply(in.cfg), ingress.Module, fx.Invoke(func(*ingress.Server) {}))
-		if c.policy == nil || !c.policy.ingress { // else the policy log provides the engine
-			opts = append(opts, fx.Provide(func() (*decider.Engine, error) { return newEngine(in, logger) }))
+		opts = append(opts, fx.Supply(in.cfg, decider.FailMode(in.failMode)), decider.Module, ingress.Module,
+			fx.Invoke(func(*ingress.Server) {}))
+		if c.policy == nil || !c.policy.ingress { // else the policy log's follower loads the engine
+			opts = append(opts, fx.Invoke(func(eng *decider.Engine) error { return loadPolicy(eng, in, logger) }))
 		}
 		stop += in.cfg.ShutdownTimeout + ingress.DefaultShutdownTimeout
 	}
@@ -88,21 +89,21 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-// newEngine builds the decision engine and loads the --policy file into it.
-func newEngine(o *ingressOptions, logger *slog.Logger) (*decider.Engine, error) {
-	eng := decider.NewEngine(decider.FailMode(o.failMode), nil)
+// loadPolicy loads the --policy file into the engine (without the policy
+// log: ingress --events-off).
+func loadPolicy(eng *decider.Engine, o *ingressOptions, logger *slog.Logger) error {
 	if o.policyFile == "" {
 		logger.Warn("no --policy: answering every invite by the fail mode", "fail_mode", o.failMode)
-		return eng, nil
+		return nil
 	}
 	snap, err := loadPolicyFile(o.policyFile, 1)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	eng.Load(snap)
 	logger.Info("policy loaded", "file", o.policyFile, "revision", snap.Revision(),
 		"rules", len(snap.Document().Rules), "lists", len(snap.Document().Lists))
-	return eng, nil
+	return nil
 }
 
 // ensureEventStream makes sure the event stream exists before the projector

@@ -9,7 +9,6 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/invitegate/invitegate/cmd/natsconn"
-	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/ingress/policyfeed"
 	"github.com/invitegate/invitegate/projector/policylog"
 )
@@ -60,22 +59,22 @@ func (o *policyOptions) enable(c appConfig, dataDir string) *policyOptions {
 }
 
 // fxOptions returns the fx options of the policy log roles. With the
-// ingress, it provides the *decider.Engine (empty: the Follower loads it)
-// in place of newEngine, with the --policy file as the seed of an empty log.
+// ingress, it provides the Follower's configuration, with the --policy file
+// as the seed of an empty log; the Follower loads the decider.Module's engine.
 func (o *policyOptions) fxOptions(in *ingressOptions, logger *slog.Logger) []fx.Option {
 	var opts []fx.Option
 	if o.ingress {
 		opts = append(opts,
-			fx.Provide(func() (*decider.Engine, policyfeed.Config, error) {
+			fx.Provide(func() (policyfeed.Config, error) {
 				cfg := o.follow
 				if in.policyFile != "" {
 					snap, err := loadPolicyFile(in.policyFile, 0)
 					if err != nil {
-						return nil, cfg, err
+						return cfg, err
 					}
 					cfg.Seed = snap.Document()
 				}
-				return decider.NewEngine(decider.FailMode(in.failMode), nil), cfg, nil
+				return cfg, nil
 			}),
 			policyfeed.Module,
 			fx.Invoke(func(lc fx.Lifecycle, f *policyfeed.Follower) {
