@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -188,6 +189,20 @@ func TestPolicyApplyWait(t *testing.T) {
 		f, _ := b.follower(t, id)
 		fs = append(fs, f)
 	}
+	// --wait counts the replicas that have reported; wait until all three
+	// have, so that a slow first report on a loaded machine is not a flake.
+	require.Eventually(t, func() bool {
+		code, status, _ := b.run(t, "", "policy", "status")
+		if code != exitOK {
+			return false
+		}
+		for _, id := range []string{"a", "b", "c"} {
+			if !regexp.MustCompile(`(?m)^` + id + ` +1 +log `).MatchString(status) {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 20*time.Millisecond, "three replicas report revision 1")
 	out = b.ok(t, "", "list", "add", "banned", "u1", "--wait")
 	require.Regexp(t, `3 live replicas decide with revision 2 after \S+`, out)
 	for _, f := range fs {
