@@ -100,7 +100,9 @@ func flat(t *testing.T, samples []soakSample) {
 	} {
 		a, b := med(first, check.f), med(last, check.f)
 		logf("soak: %s: first third %.1f, last third %.1f (limit %.1f)", check.name, a, b, check.limit(a))
-		require.LessOrEqual(t, b, check.limit(a), "%s grows", check.name)
+		if b > check.limit(a) { // every measure is reported before the test fails
+			t.Errorf("%s grows: median minute %.1f in the first third, %.1f in the last", check.name, a, b)
+		}
 	}
 	p99s := make([]float64, len(samples))
 	for i, s := range samples {
