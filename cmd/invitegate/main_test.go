@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
+
+	"github.com/invitegate/invitegate/deploy"
 )
 
 // runMain runs Main with the given environment and returns its exit code,
@@ -155,4 +157,18 @@ func TestReadmeConfigReference(t *testing.T) {
 	i, j := strings.Index(s, configBegin), strings.Index(s, configEnd)
 	require.True(t, i >= 0 && j > i, "README.md lacks the generated configuration reference markers")
 	require.Equal(t, configReference(), s[i:j+len(configEnd)], "README.md's configuration reference is stale: run `make docs`")
+}
+
+// TestDeployEnvironmentVariablesAreFlags fails when a manifest or the
+// compose file sets an INVITEGATE_* variable that no command reads (the
+// binary would silently ignore it).
+func TestDeployEnvironmentVariablesAreFlags(t *testing.T) {
+	t.Parallel()
+	names, err := deploy.EnvNames()
+	require.NoError(t, err)
+	require.NotEmpty(t, names)
+	ref := configReference()
+	for _, n := range names {
+		require.Contains(t, ref, "env "+n, "deploy/ sets %s, which no invitegate command reads", n)
+	}
 }
