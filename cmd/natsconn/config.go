@@ -53,6 +53,8 @@ const (
 	DefaultStoreDir         = "./.data/nats"
 	DefaultReconnectWait    = time.Second
 	DefaultReconnectBufSize = 16 << 20
+	// DrainTimeout bounds draining the connection at stop.
+	DrainTimeout = 3 * time.Second
 )
 
 // ErrInvalidConfig is wrapped by every validation error of this package.

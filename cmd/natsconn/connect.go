@@ -50,6 +50,9 @@ func connectOptions(cfg Config, logger *slog.Logger) ([]nats.Option, error) {
 		nats.RetryOnFailedConnect(true),
 		nats.ReconnectWait(cfg.ReconnectWait),
 		nats.ReconnectBufSize(cfg.ReconnectBufSize),
+		// Bounds Close when the server is frozen (the default is 30 s): by
+		// then the outbox has flushed or spooled what it held.
+		nats.DrainTimeout(DrainTimeout),
 		nats.ConnectHandler(func(nc *nats.Conn) {
 			logger.Info("nats connected", "url", nc.ConnectedUrlRedacted())
 		}),
