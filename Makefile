@@ -6,7 +6,7 @@ DEMO_APP  ?= 1400000000
 POLICY    ?= deploy/policy/example.yaml
 TEST_TIMEOUT ?= 14m
 
-.PHONY: all build run test vet fmt-check bench bench-projector bench-analytics fuzz clean
+.PHONY: all build run test vet fmt-check bench bench-go bench-projector bench-analytics fuzz clean
 
 all: build
 
@@ -26,7 +26,9 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-bench: ## Go benchmarks: the decision (50 members, 10 rules, 1M list), the handler, parsing, event encoding and the outbox
+bench: bench-go bench-compare ## Go benchmarks, then the side-by-side comparison (writes deploy/bench/<date>-compare.md)
+
+bench-go: ## Go benchmarks: the decision (50 members, 10 rules, 1M list), the handler, parsing, event encoding and the outbox
 	$(GO) test -run '^$$' -bench 'Decide|AppendEvent' -benchmem -benchtime 2s ./decider
 	$(GO) test -run '^$$' -bench 'Handler|ParseBody' -benchmem -benchtime 2s ./ingress
 	$(GO) test -run '^$$' -bench 'Enqueue$$' -benchmem ./ingress/outbox
