@@ -29,6 +29,7 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	po.register(f)
 	pl.register(f, true, true)
 	registerDataDir(f, &dataDir)
+	so.register(f)
 	if _, err := parseFlags(f, args, e); err != nil {
 		return err
 	}
@@ -69,6 +70,7 @@ func cmdIngress(ctx context.Context, e env, args []string) error {
 	ob.register(f)
 	pl.register(f, true, false)
 	registerDataDir(f, &dataDir)
+	so.register(f)
 	if _, err := parseFlags(f, args, e); err != nil {
 		return err
 	}
@@ -108,6 +110,7 @@ func cmdProjector(ctx context.Context, e env, args []string) error {
 	po.register(f)
 	ao.register(f)
 	pl.register(f, false, true)
+	so.register(f)
 	if _, err := parseFlags(f, args, e); err != nil {
 		return err
 	}

@@ -12,8 +12,7 @@ import (
 // keeps a statsfeed table its engine reads (stats.NAME in rules), the
 // projector runs a stats aggregator publishing to every ingress and
 // writing invitegate.stats_counters. A process without NATS has none.
-// No flags yet (the package defaults apply): adding them changes the
-// README's generated configuration reference, which the lead owns.
+// --stats-off turns it off (the package defaults apply otherwise).
 type statsOptions struct {
 	feed      statsfeed.Config
 	aggregate stats.Config
@@ -24,6 +23,10 @@ type statsOptions struct {
 
 func newStatsOptions(ingress, projector bool) statsOptions {
 	return statsOptions{ingress: ingress, projector: projector}
+}
+
+func (o *statsOptions) register(f *flags) {
+	f.Bool(&o.off, "stats-off", false, "no traffic statistics: the projector does not aggregate them and the ingress does not follow them (stats.* in rules read 0)")
 }
 
 // enable completes o from the other roles' options and returns it, or nil
