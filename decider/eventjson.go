@@ -32,7 +32,7 @@ func appendEventJSON(b []byte, ev *Event) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `{"member":`...)
-			b = appendJSONString(b, r.Member)
+			b = AppendJSONString(b, r.Member)
 			b = appendField(b, "rule", r.Rule)
 			b = append(b, '}')
 		}
@@ -49,7 +49,7 @@ func appendEventJSON(b []byte, ev *Event) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `{"rule":`...)
-			b = appendJSONString(b, s.Rule)
+			b = AppendJSONString(b, s.Rule)
 			b = appendField(b, "kind", s.Kind)
 			if len(s.Members) > 0 {
 				b = append(b, `,"members":`...)
@@ -70,7 +70,7 @@ func appendEventJSON(b []byte, ev *Event) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `{"stat":`...)
-			b = appendJSONString(b, r.Stat)
+			b = AppendJSONString(b, r.Stat)
 			b = appendField(b, "key", r.Key)
 			b = append(b, `,"value":`...)
 			b = strconv.AppendInt(b, r.Value, 10)
@@ -93,7 +93,7 @@ func appendField(b []byte, name, v string) []byte {
 	b = append(b, ',', '"')
 	b = append(b, name...)
 	b = append(b, '"', ':')
-	return appendJSONString(b, v)
+	return AppendJSONString(b, v)
 }
 
 func appendOptional(b []byte, name, v string) []byte {
@@ -120,22 +120,22 @@ func appendStrings(b []byte, xs []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, x)
+		b = AppendJSONString(b, x)
 	}
 	return append(b, ']')
 }
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s as a JSON string. Like encoding/json, invalid
-// UTF-8 becomes U+FFFD and U+2028/U+2029 are escaped.
-func appendJSONString(b []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string exactly as encoding/json
+// encodes it: HTML-safe (<, >, & escaped), invalid UTF-8 replaced by
+// \ufffd, U+2028 and U+2029 escaped.
+func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
 				i++
 				continue
 			}
@@ -143,6 +143,10 @@ func appendJSONString(b []byte, s string) []byte {
 			switch c {
 			case '"', '\\':
 				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
 			case '\n':
 				b = append(b, '\\', 'n')
 			case '\r':
