@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"strings"
 	"time"
 )
@@ -70,37 +71,54 @@ type BadLine struct {
 	Err   error
 }
 
-// DecodeBatch splits an NDJSON batch into events. Lines that do not decode,
-// or decode to an event without an id, a known kind or schema 1, are returned
-// as BadLines; the good ones are still returned. Empty lines are ignored.
+// Lines yields the non-empty lines of an NDJSON batch, trimmed, with their
+// 0-based index among the non-empty lines (the Index of a BadLine).
+func Lines(data []byte) iter.Seq2[int, []byte] {
+	return func(yield func(int, []byte) bool) {
+		idx := 0
+		for len(data) > 0 {
+			line := data
+			if i := bytes.IndexByte(data, '\n'); i >= 0 {
+				line, data = data[:i], data[i+1:]
+			} else {
+				data = nil
+			}
+			if line = bytes.TrimSpace(line); len(line) == 0 {
+				continue
+			}
+			if !yield(idx, line) {
+				return
+			}
+			idx++
+		}
+	}
+}
+
+// DecodeEvent decodes one line of a batch: it must be JSON of an event with
+// an id, a known kind, schema 1, an app and a received_at.
+func DecodeEvent(line []byte) (Event, error) {
+	var ev Event
+	if err := json.Unmarshal(line, &ev); err != nil {
+		return ev, err
+	}
+	return ev, ev.validate()
+}
+
+// DecodeBatch splits an NDJSON batch into events. Lines that DecodeEvent
+// refuses are returned as BadLines; the good ones are still returned.
+// Empty lines are ignored.
 func DecodeBatch(data []byte) ([]Event, []BadLine) {
 	var (
 		events []Event
 		bad    []BadLine
 	)
-	idx := 0
-	for len(data) > 0 {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
-		}
-		var ev Event
-		err := json.Unmarshal(line, &ev)
-		if err == nil {
-			err = ev.validate()
-		}
+	for idx, line := range Lines(data) {
+		ev, err := DecodeEvent(line)
 		if err != nil {
 			bad = append(bad, BadLine{Index: idx, Raw: append([]byte(nil), line...), Err: err})
-		} else {
-			events = append(events, ev)
+			continue
 		}
-		idx++
+		events = append(events, ev)
 	}
 	return events, bad
 }

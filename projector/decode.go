@@ -1,7 +1,6 @@
 package projector
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -50,32 +49,18 @@ func decode(msg jetstream.Msg) (*delivery, error) {
 
 // decodeLines decodes every line of an NDJSON batch.
 func (d *delivery) decodeLines(data []byte) {
-	idx := 0
-	for len(data) > 0 {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 { // the same line numbering as decider.DecodeBatch
-			continue
-		}
+	for idx, line := range decider.Lines(data) {
 		d.decodeLine(idx, line)
-		idx++
 	}
 }
 
 func (d *delivery) decodeLine(idx int, line []byte) {
-	evs, bad := decider.DecodeBatch(line)
-	if len(bad) > 0 {
-		d.bad = append(d.bad, decider.BadLine{Index: idx, Raw: bad[0].Raw, Err: bad[0].Err})
-		return
-	}
-	ev := event{seq: d.seq, Event: evs[0]}
+	ev := event{seq: d.seq}
 	var err error
-	if ev.id, err = storable(&ev.Event); err != nil {
+	if ev.Event, err = decider.DecodeEvent(line); err == nil {
+		ev.id, err = storable(&ev.Event)
+	}
+	if err != nil {
 		d.bad = append(d.bad, decider.BadLine{Index: idx, Raw: append([]byte(nil), line...), Err: err})
 		return
 	}
