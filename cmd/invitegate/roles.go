@@ -9,6 +9,20 @@ import (
 )
 
 func cmdRun(ctx context.Context, e env, args []string) error {
+	return serve(ctx, e, args, "run",
+		"Runs every role in one process: the callback server, the event outbox and the projector.\n"+
+			"Without --nats-url it embeds a NATS server with JetStream (store under --data-dir).", true)
+}
+
+func cmdIngress(ctx context.Context, e env, args []string) error {
+	return serve(ctx, e, args, "ingress",
+		"Runs the callback server alone: decides every Group.CallbackBeforeInviteJoinGroup from the\n"+
+			"in-memory policy and publishes events to JetStream at --nats-url (embedded without it).", false)
+}
+
+// serve runs the callback server, with the projector in the same process
+// when withProjector (invitegate run) or alone (invitegate ingress).
+func serve(ctx context.Context, e env, args []string, name, summary string, withProjector bool) error {
 	var (
 		lo      logOptions
 		in      ingressOptions
@@ -16,59 +30,18 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 		ob      outboxOptions
 		po      projectorOptions
 		pl      policyOptions
-		so      = newStatsOptions(true, true)
+		so      = newStatsOptions(true, withProjector)
 		dataDir string
 	)
-	f := newFlags("run", "invitegate run [flags]",
-		"Runs every role in one process: the callback server, the event outbox and the projector.\n"+
-			"Without --nats-url it embeds a NATS server with JetStream (store under --data-dir).", e.getenv)
+	f := newFlags(name, "invitegate "+name+" [flags]", summary, e.getenv)
 	lo.register(f)
 	in.register(f)
 	no.register(f, true)
 	ob.register(f)
-	po.register(f)
-	pl.register(f, true, true)
-	registerDataDir(f, &dataDir)
-	so.register(f)
-	if _, err := parseFlags(f, args, e); err != nil {
-		return err
+	if withProjector {
+		po.register(f)
 	}
-	if err := in.validate(); err != nil {
-		return err
-	}
-	logger, err := newLogger(e.stderr, lo.format, lo.level)
-	if err != nil {
-		return usageError{err}
-	}
-	cfg := appConfig{ingress: &in, nats: &no, outbox: &ob, projector: &po}
-	if in.eventsOff {
-		cfg.outbox = nil
-	}
-	cfg.policy = pl.enable(cfg, dataDir)
-	cfg.stats = so.enable(cfg)
-	no.cfg.Embedded.StoreDir = natsStoreDir(dataDir)
-	ob.cfg.DataDir = dataDir
-	return runApp(ctx, logger, appOptions(cfg, logger))
-}
-
-func cmdIngress(ctx context.Context, e env, args []string) error {
-	var (
-		lo      logOptions
-		in      ingressOptions
-		no      natsOptions
-		ob      outboxOptions
-		pl      policyOptions
-		so      = newStatsOptions(true, false)
-		dataDir string
-	)
-	f := newFlags("ingress", "invitegate ingress [flags]",
-		"Runs the callback server alone: decides every Group.CallbackBeforeInviteJoinGroup from the\n"+
-			"in-memory policy and publishes events to JetStream at --nats-url (embedded without it).", e.getenv)
-	lo.register(f)
-	in.register(f)
-	no.register(f, true)
-	ob.register(f)
-	pl.register(f, true, false)
+	pl.register(f, true, withProjector)
 	registerDataDir(f, &dataDir)
 	so.register(f)
 	if _, err := parseFlags(f, args, e); err != nil {
@@ -84,9 +57,15 @@ func cmdIngress(ctx context.Context, e env, args []string) error {
 	no.cfg.Embedded.StoreDir = natsStoreDir(dataDir)
 	ob.cfg.DataDir = dataDir
 	cfg := appConfig{ingress: &in, nats: &no, outbox: &ob}
-	if in.eventsOff {
+	switch {
+	case withProjector:
+		cfg.projector = &po // the projector needs NATS even with --events-off
+		if in.eventsOff {
+			cfg.outbox = nil
+		}
+	case in.eventsOff:
 		cfg.nats, cfg.outbox = nil, nil
-	} else if no.cfg.URL == "" {
+	case no.cfg.URL == "":
 		logger.Warn("no --nats-url: embedding a NATS server; events stay on this machine unless a projector connects to --embedded-nats-addr")
 	}
 	cfg.policy = pl.enable(cfg, dataDir)
