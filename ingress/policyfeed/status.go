@@ -111,16 +111,18 @@ func (l *Log) WaitRevision(ctx context.Context, rev uint64, stale time.Duration)
 		return nil, fmt.Errorf("watch replicas: %w", err)
 	}
 	defer w.Stop() //nolint:errcheck // nothing to do about it
-	type seen struct {
-		st      ReplicaStatus
-		written time.Time
-	}
 	replicas := map[string]seen{}
 	initial := true
 	tick := time.NewTicker(stale / 4)
 	defer tick.Stop()
+	// A status rewritten while the watch starts can be missing from its
+	// initial values and arrive as an update a moment later; so a result
+	// is returned only once it has held for waitSettle.
+	var settled <-chan time.Time
 	for {
 		select {
+		case <-settled:
+			return settledLive(replicas, stale), nil
 		case e := <-w.Updates():
 			if e == nil {
 				initial = false
@@ -153,9 +155,33 @@ func (l *Log) WaitRevision(ctx context.Context, rev uint64, stale time.Duration)
 		if len(live) == 0 {
 			return nil, ErrNoReplicas
 		}
-		if done {
-			slices.SortFunc(live, func(a, b ReplicaStatus) int { return strings.Compare(a.Replica, b.Replica) })
-			return live, nil
+		switch {
+		case !done:
+			settled = nil
+		case settled == nil:
+			settled = time.After(waitSettle)
 		}
 	}
+}
+
+// seen is a replica status as WaitRevision saw it, with its write time.
+type seen struct {
+	st      ReplicaStatus
+	written time.Time
+}
+
+// waitSettle is how long WaitRevision's answer must hold before it returns.
+const waitSettle = 50 * time.Millisecond
+
+// settledLive returns the replicas whose status is younger than stale, by name.
+func settledLive(replicas map[string]seen, stale time.Duration) []ReplicaStatus {
+	var live []ReplicaStatus
+	for _, r := range replicas {
+		if age := time.Since(r.written); age < stale {
+			r.st.Age = age
+			live = append(live, r.st)
+		}
+	}
+	slices.SortFunc(live, func(a, b ReplicaStatus) int { return strings.Compare(a.Replica, b.Replica) })
+	return live
 }

@@ -26,6 +26,12 @@ func TestWaitRevisionWaitsForEveryLiveReplica(t *testing.T) {
 		r.waitRevision(t, rev)
 		rs = append(rs, r)
 	}
+	// A replica reports its status after it applies the revision: wait for
+	// all three reports, so that WaitRevision sees every live replica.
+	require.Eventually(t, func() bool {
+		list, err := b.log.Replicas(ctx, 0)
+		return err == nil && len(list) == 3
+	}, 10*time.Second, 10*time.Millisecond, "three replicas report their status")
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	live, err := b.log.WaitRevision(wctx, rev, 10*time.Second)
