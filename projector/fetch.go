@@ -12,6 +12,16 @@ import (
 	"github.com/invitegate/invitegate/decider"
 )
 
+// fetchMaxBytes bounds the bytes of the messages the iterator buffers ahead
+// of the batches. nats.go drops what a subscription receives beyond 64 MiB
+// pending (a "slow consumer" error) and the server redelivers the dropped
+// messages only after AckWait: pulling BatchSize messages of 256 events
+// (~125 KB each) buffered ~125 MB and stalled a drain for AckWait at a
+// time. 32 MiB holds many batches, stays well under that limit, and exceeds
+// any message NATS is advised to carry (max_payload up to 8 MiB); a single
+// message larger than it could not be fetched at all.
+const fetchMaxBytes = 32 << 20
+
 // fetchLoop groups messages into batches of up to BatchSize events (or what
 // arrived within BatchWait of a batch's first message) and hands them to the
 // writers. It owns the message iterator and closes w.batches when done.
@@ -19,7 +29,7 @@ func (w *Worker) fetchLoop(ctx context.Context) {
 	defer close(w.batches)
 	delay := w.cfg.RetryMin
 	for ctx.Err() == nil {
-		iter, err := (*w.consumer.Load()).Messages(jetstream.PullMaxMessages(min(w.cfg.BatchSize, w.cfg.MaxAckPending)))
+		iter, err := (*w.consumer.Load()).Messages(jetstream.PullMaxBytes(fetchMaxBytes))
 		if err == nil {
 			delay = w.cfg.RetryMin
 			err = w.fetchFrom(ctx, iter)
