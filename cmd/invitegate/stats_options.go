@@ -11,7 +11,7 @@ import (
 // statsOptions wire the traffic statistics into a process: the ingress
 // keeps a statsfeed table its engine reads (stats.NAME in rules), the
 // projector runs a stats aggregator publishing to every ingress and
-// writing invitegate.stats_counters. A process without NATS has none.
+// writing invitegate.stats_counters and invitegate.group_sizes. A process without NATS has none.
 // --stats-off turns it off (the package defaults apply otherwise).
 type statsOptions struct {
 	feed      statsfeed.Config
@@ -27,6 +27,9 @@ func newStatsOptions(ingress, projector bool) statsOptions {
 
 func (o *statsOptions) register(f *flags) {
 	f.Bool(&o.off, "stats-off", false, "no traffic statistics: the projector does not aggregate them and the ingress does not follow them (stats.* in rules read 0)")
+	if o.projector {
+		f.Int(&o.aggregate.MaxKeys, "stats-max-keys", stats.DefaultMaxKeys, "most operators, members and groups the stats aggregator holds in memory (about 200 bytes each); past it the least recently active are forgotten and counted in invitegate_stats_evicted_keys_total")
+	}
 }
 
 // enable completes o from the other roles' options and returns it, or nil
@@ -48,7 +51,9 @@ func (o *statsOptions) fxOptions() []fx.Option {
 	if o.projector {
 		opts = append(opts, fx.Supply(o.aggregate), stats.Module,
 			fx.Invoke(func(a *stats.Aggregator, pool *pgxpool.Pool) {
-				a.WriteTo(stats.NewCounterStore(pool, nil)) // invoked at construction, before any OnStart
+				store := stats.NewCounterStore(pool, nil) // invoked at construction, before any OnStart
+				a.WriteTo(store)
+				a.KeepGroupSizes(store)
 			}))
 	}
 	return opts

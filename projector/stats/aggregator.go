@@ -37,7 +37,10 @@ type Aggregator struct {
 	closeOnce  sync.Once
 	lastScan   uint32 // minute of the last Scan
 	lastFull   time.Time
+	pos        uint64     // stream sequence of the last message applied
 	sink       *sinkQueue // nil: no sink
+	groups     GroupStore // nil: group sizes are not stored
+	flushMu    sync.Mutex // one Flush at a time
 
 	life    sync.Mutex
 	started bool
@@ -51,7 +54,7 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream, logger *slog.Logger,
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	a := &Aggregator{cfg: cfg, nc: nc, js: js, logger: logger, counters: NewCounters(), caughtUpCh: make(chan struct{})}
+	a := &Aggregator{cfg: cfg, nc: nc, js: js, logger: logger, counters: NewCounters(false), caughtUpCh: make(chan struct{})}
 	m, err := newMetrics(reg, a)
 	if err != nil {
 		return nil, err
@@ -63,6 +66,15 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream, logger *slog.Logger,
 // WriteTo makes the aggregator hand every published update to s as well
 // (e.g. a CounterStore for the top_counters view). Call it before Start.
 func (a *Aggregator) WriteTo(s Sink) { a.sink = newSinkQueue(s, a.cfg.RetryWait) }
+
+// KeepGroupSizes makes the aggregator store group sizes in s and load them
+// from it: a group's size then survives restarts and covers more than the
+// stream's history, and an idle group can leave memory. Call it before
+// Start.
+func (a *Aggregator) KeepGroupSizes(s GroupStore) {
+	a.groups = s
+	a.counters = NewCounters(true)
+}
 
 // Start starts reading the stream and publishing in the background.
 func (a *Aggregator) Start(context.Context) error {
@@ -147,7 +159,8 @@ func (a *Aggregator) follow(ctx context.Context) error {
 		return fmt.Errorf("ordered consumer on %s: %w", a.cfg.Stream, err)
 	}
 	a.mu.Lock()
-	a.counters, a.caughtUp = NewCounters(), false // publish nothing until rebuilt again
+	// Publish nothing until rebuilt again; then everything (a full scan).
+	a.counters, a.caughtUp, a.pos, a.lastFull = NewCounters(a.groups != nil), false, 0, time.Time{}
 	a.mu.Unlock()
 	info, err := cons.Info(ctx)
 	if err != nil {
@@ -180,13 +193,19 @@ func (a *Aggregator) follow(ctx context.Context) error {
 func (a *Aggregator) handle(msg jetstream.Msg) {
 	events, bad := decider.DecodeBatch(msg.Data())
 	a.metrics.badLines.Add(float64(len(bad)))
+	meta, err := msg.Metadata()
+	var seq uint64
+	if err == nil {
+		seq = meta.Sequence.Stream
+	}
 	a.mu.Lock()
 	for i := range events {
-		a.counters.Apply(&events[i])
+		a.counters.Apply(&events[i], seq)
 	}
+	a.pos = max(a.pos, seq)
 	a.mu.Unlock()
 	a.metrics.events.Add(float64(len(events)))
-	if meta, err := msg.Metadata(); err == nil && meta.NumPending == 0 {
+	if err == nil && meta.NumPending == 0 {
 		a.markCaughtUp()
 	}
 }
@@ -206,7 +225,7 @@ func (a *Aggregator) flushLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := a.Flush(); err != nil {
+			if err := a.Flush(ctx); err != nil {
 				a.logger.Error("stats aggregator: publish failed", "error", err)
 			}
 		}

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/decider"
-	"github.com/invitegate/invitegate/ingress/statsfeed"
 )
 
 // TestAggregatorFeedsIngress runs events through the stream, the
@@ -20,11 +19,7 @@ import (
 func TestAggregatorFeedsIngress(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	table := statsfeed.NewTable()
-	f, err := statsfeed.New(statsfeed.Config{Now: b.clock.Now}, b.nc, table, nil, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
-	require.NoError(t, err)
-	require.NoError(t, f.Start(context.Background()))
-	t.Cleanup(func() { require.NoError(t, f.Stop(context.Background())) })
+	table, f := b.follower(t)
 	a := b.aggregator(t)
 	waitCaughtUp(t, a)
 
@@ -35,7 +30,7 @@ func TestAggregatorFeedsIngress(t *testing.T) {
 
 	flush := func() {
 		applied := f.Applied()
-		require.NoError(t, a.Flush())
+		require.NoError(t, a.Flush(context.Background()))
 		<-applied
 	}
 	flush()
@@ -83,9 +78,9 @@ func requireSame(t *testing.T, ref *Counters, now time.Time, aggs ...*Aggregator
 	for s := range ref.subj {
 		for k := range ref.subj[s] {
 			for _, st := range subjectStats[s] {
-				want := ref.Value(st, k.app, k.id, now)
+				want := ref.Value(st, ref.appNames[k.app], k.id, now)
 				for i, a := range aggs {
-					require.Equal(t, want, a.Value(st, k.app, k.id), "aggregator %d: %s of %s", i, st, k.id)
+					require.Equal(t, want, a.Value(st, ref.appNames[k.app], k.id), "aggregator %d: %s of %s", i, st, k.id)
 				}
 			}
 		}
@@ -97,13 +92,13 @@ func TestTwoAggregatorsAndRestart(t *testing.T) {
 	b := setup(t)
 	r := rand.New(rand.NewPCG(1, 2))
 	now := b.clock.Now()
-	ref := NewCounters()
+	ref := NewCounters(false)
 	first := randomEvents(r, now, 400)
 	for i := 0; i < len(first); i += 10 {
 		b.publish(t, first[i:i+10]...) // batches mix kinds: fine for the aggregator
 	}
 	for _, ev := range first {
-		ref.Apply(ev)
+		ref.Apply(ev, 0)
 	}
 	one, two := b.aggregator(t), b.aggregator(t)
 	waitCaughtUp(t, one)
@@ -116,7 +111,7 @@ func TestTwoAggregatorsAndRestart(t *testing.T) {
 	more := randomEvents(r, now, 100)
 	for _, ev := range more {
 		b.publish(t, ev)
-		ref.Apply(ev)
+		ref.Apply(ev, 0)
 	}
 	restarted := b.aggregator(t)
 	waitCaughtUp(t, restarted)
@@ -135,7 +130,7 @@ func TestAggregatorPublishesNothingBeforeCaughtUp(t *testing.T) {
 	a, err := New(Config{Now: b.clock.Now}, b.nc, b.js, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	require.NoError(t, err)
 	require.NoError(t, a.Stop(context.Background()), "stop before start")
-	a.counters.Apply(invite(b.clock.Now(), "a", "g", "o", decider.OutcomeAllow, "m"))
+	a.counters.Apply(invite(b.clock.Now(), "a", "g", "o", decider.OutcomeAllow, "m"), 0)
 	msgs, n, all := a.collect()
 	require.Empty(t, msgs)
 	require.Zero(t, n)

@@ -16,6 +16,8 @@ const (
 	DefaultRebuild         = 24 * time.Hour
 	DefaultMaxMessageBytes = 256 << 10
 	DefaultRetryWait       = time.Second
+	DefaultMaxKeys         = 2_000_000
+	DefaultGroupIdle       = 24 * time.Hour
 )
 
 // ErrInvalidConfig is wrapped by every error of Config validation.
@@ -43,6 +45,15 @@ type Config struct {
 	// RetryWait is the pause before reading the stream again after an
 	// error. Default 1s.
 	RetryWait time.Duration
+	// MaxKeys bounds the keys held in memory (operators, members and groups
+	// together). Past it, each flush forgets the least recently active keys
+	// down to 90% of it (invitegate_stats_evicted_keys_total): a forgotten
+	// key's windows restart from 0, a stored group size is loaded again.
+	// Default 2,000,000 (about 250 MB of heap).
+	MaxKeys int
+	// GroupIdle is how long a group with members, its size stored, stays in
+	// memory (and so in every replica) after its last event. Default 24h.
+	GroupIdle time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -55,6 +66,8 @@ func (c Config) withDefaults() Config {
 	c.Rebuild = cmp.Or(c.Rebuild, DefaultRebuild)
 	c.MaxMessageBytes = cmp.Or(c.MaxMessageBytes, DefaultMaxMessageBytes)
 	c.RetryWait = cmp.Or(c.RetryWait, DefaultRetryWait)
+	c.MaxKeys = cmp.Or(c.MaxKeys, DefaultMaxKeys)
+	c.GroupIdle = cmp.Or(c.GroupIdle, DefaultGroupIdle)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -73,6 +86,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: MaxMessageBytes %d is under 1024", ErrInvalidConfig, c.MaxMessageBytes)
 	case c.RetryWait < 0:
 		return fmt.Errorf("%w: RetryWait %v is negative", ErrInvalidConfig, c.RetryWait)
+	case c.MaxKeys < 1000:
+		return fmt.Errorf("%w: MaxKeys %d is under 1000", ErrInvalidConfig, c.MaxKeys)
+	case c.GroupIdle < time.Hour:
+		return fmt.Errorf("%w: GroupIdle %v is shorter than the 1h window", ErrInvalidConfig, c.GroupIdle)
 	}
 	return nil
 }

@@ -23,9 +23,9 @@ func membership(at time.Time, kind, group, change string, members ...string) *de
 
 func TestWindowsSlide(t *testing.T) {
 	t.Parallel()
-	c := NewCounters()
-	c.Apply(invite(t0, "a", "g", "alice", decider.OutcomeAllow, "m1", "m2"))
-	c.Apply(invite(t0.Add(30*time.Minute), "a", "g", "alice", decider.OutcomeAllow, "m1"))
+	c := NewCounters(false)
+	c.Apply(invite(t0, "a", "g", "alice", decider.OutcomeAllow, "m1", "m2"), 0)
+	c.Apply(invite(t0.Add(30*time.Minute), "a", "g", "alice", decider.OutcomeAllow, "m1"), 0)
 	val := func(st decider.Stat, id string, at time.Time) int64 { return c.Value(st, "a", id, at) }
 
 	require.EqualValues(t, 3, val(decider.StatOperatorInvites1h, "alice", t0.Add(30*time.Minute)))
@@ -41,15 +41,15 @@ func TestWindowsSlide(t *testing.T) {
 
 func TestRefusalsAndGroupSize(t *testing.T) {
 	t.Parallel()
-	c := NewCounters()
-	c.Apply(invite(t0, "a", "g", "alice", decider.OutcomeReject, "m1", "m2"))
+	c := NewCounters(false)
+	c.Apply(invite(t0, "a", "g", "alice", decider.OutcomeReject, "m1", "m2"), 0)
 	p := invite(t0, "a", "g", "alice", decider.OutcomePartial, "m3", "m4", "m5")
 	p.Refused = []decider.Refusal{{Member: "m4", Rule: "r"}}
-	c.Apply(p)
-	c.Apply(membership(t0, decider.KindMemberJoined, "g", "Invited", "m3", "m5")) // already counted by the invite
-	c.Apply(membership(t0, decider.KindMemberJoined, "g", "Apply", "m6"))
-	c.Apply(membership(t0, decider.KindMemberExited, "g", "Quit", "m3"))
-	c.Apply(membership(t0, decider.KindMemberExited, "h", "Kicked", "x")) // a group we never saw join
+	c.Apply(p, 0)
+	c.Apply(membership(t0, decider.KindMemberJoined, "g", "Invited", "m3", "m5"), 0) // already counted by the invite
+	c.Apply(membership(t0, decider.KindMemberJoined, "g", "Apply", "m6"), 0)
+	c.Apply(membership(t0, decider.KindMemberExited, "g", "Quit", "m3"), 0)
+	c.Apply(membership(t0, decider.KindMemberExited, "h", "Kicked", "x"), 0) // a group we never saw join
 
 	require.EqualValues(t, 3, c.Value(decider.StatOperatorRefused24h, "a", "alice", t0))
 	require.EqualValues(t, 2, c.Value(decider.StatGroupSize, "a", "g", t0))
@@ -66,22 +66,22 @@ func collect(fn func(func(decider.StatUpdate))) map[string]int64 {
 
 func TestChangesAndScanExpire(t *testing.T) {
 	t.Parallel()
-	c := NewCounters()
-	c.Apply(invite(t0, "a", "g", "alice", decider.OutcomeAllow, "m1"))
+	c := NewCounters(false)
+	c.Apply(invite(t0, "a", "g", "alice", decider.OutcomeAllow, "m1"), 0)
 	got := collect(func(e func(decider.StatUpdate)) { c.Changes(t0, e) })
 	require.Equal(t, map[string]int64{
 		"operator_invites_1h/alice": 1, "operator_invites_24h/alice": 1, "member_invited_1h/m1": 1,
 		"group_invites_1h/g": 1, "group_size/g": 1,
 	}, got)
 	require.Empty(t, collect(func(e func(decider.StatUpdate)) { c.Changes(t0, e) }), "nothing new")
-	require.Empty(t, collect(func(e func(decider.StatUpdate)) { c.Scan(t0.Add(time.Minute), false, e) }), "nothing slid")
-	require.Len(t, collect(func(e func(decider.StatUpdate)) { c.Scan(t0.Add(time.Minute), true, e) }), 5, "a full scan republishes")
+	require.Empty(t, collect(func(e func(decider.StatUpdate)) { c.Scan(t0.Add(time.Minute), false, DefaultGroupIdle, e) }), "nothing slid")
+	require.Len(t, collect(func(e func(decider.StatUpdate)) { c.Scan(t0.Add(time.Minute), true, DefaultGroupIdle, e) }), 5, "a full scan republishes")
 
 	// After an hour the 1h counts fall to 0 without new events.
-	got = collect(func(e func(decider.StatUpdate)) { c.Scan(t0.Add(time.Hour), false, e) })
+	got = collect(func(e func(decider.StatUpdate)) { c.Scan(t0.Add(time.Hour), false, DefaultGroupIdle, e) })
 	require.Equal(t, map[string]int64{"operator_invites_1h/alice": 0, "member_invited_1h/m1": 0, "group_invites_1h/g": 0}, got)
 	require.Equal(t, 2, c.Keys(), "the member is forgotten; the operator (24h) and the group (size) live on")
-	got = collect(func(e func(decider.StatUpdate)) { c.Scan(t0.Add(25*time.Hour), false, e) })
+	got = collect(func(e func(decider.StatUpdate)) { c.Scan(t0.Add(25*time.Hour), false, DefaultGroupIdle, e) })
 	require.Equal(t, map[string]int64{"operator_invites_24h/alice": 0}, got)
 	require.Equal(t, 1, c.Keys(), "only the group with a member is left")
 }

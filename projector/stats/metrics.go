@@ -11,6 +11,9 @@ type metrics struct {
 	badLines prometheus.Counter
 	updates  prometheus.Counter
 	messages *prometheus.CounterVec
+
+	evicted          *prometheus.CounterVec
+	groupStoreErrors *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, a *Aggregator) (*metrics, error) {
@@ -31,6 +34,14 @@ func newMetrics(reg prometheus.Registerer, a *Aggregator) (*metrics, error) {
 			Name: "invitegate_stats_publish_messages_total",
 			Help: "Stats messages published, by result (ok, error).",
 		}, []string{"result"}),
+		evicted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "invitegate_stats_evicted_keys_total",
+			Help: "Keys forgotten before they went idle because the aggregator held more than --stats-max-keys, by subject (operator, member, group).",
+		}, []string{"subject"}),
+		groupStoreErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "invitegate_stats_group_store_errors_total",
+			Help: "Failed loads and saves of group sizes in PostgreSQL, by operation (load, save); retried at the next flush.",
+		}, []string{"op"}),
 	}
 	keys := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "invitegate_stats_aggregator_keys",
@@ -40,7 +51,7 @@ func newMetrics(reg prometheus.Registerer, a *Aggregator) (*metrics, error) {
 		defer a.mu.Unlock()
 		return float64(a.counters.Keys())
 	})
-	for _, c := range []prometheus.Collector{m.events, m.badLines, m.updates, m.messages, keys} {
+	for _, c := range []prometheus.Collector{m.events, m.badLines, m.updates, m.messages, m.evicted, m.groupStoreErrors, keys} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register stats aggregator metrics: %w", err)
 		}

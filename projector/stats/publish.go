@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/invitegate/invitegate/decider"
@@ -10,9 +11,18 @@ import (
 // events touched, and, when a bucket boundary has passed, the counters the
 // sliding windows changed (every non-zero one each RefreshInterval). It
 // publishes nothing until the aggregator has caught up with the stream,
-// so replicas never see a half-rebuilt count. The flush loop calls it
-// every FlushInterval; tests call it directly.
-func (a *Aggregator) Flush() error {
+// so replicas never see a half-rebuilt count. With a GroupStore it first
+// loads the stored sizes of groups new to memory, and afterwards stores the
+// sizes that changed. Past MaxKeys it forgets the least recently active
+// keys. The flush loop calls it every FlushInterval; tests call it
+// directly.
+func (a *Aggregator) Flush(ctx context.Context) error {
+	a.flushMu.Lock()
+	defer a.flushMu.Unlock()
+	var storeErr error
+	if a.groups != nil {
+		storeErr = a.loadGroups(ctx)
+	}
 	msgs, n, all := a.collect()
 	for _, m := range msgs {
 		if err := a.nc.Publish(a.cfg.Subject, m); err != nil {
@@ -25,6 +35,55 @@ func (a *Aggregator) Flush() error {
 	if a.sink != nil {
 		a.sink.add(all)
 	}
+	if a.groups != nil {
+		if err := a.saveGroups(ctx); err != nil && storeErr == nil {
+			storeErr = err
+		}
+	}
+	return storeErr
+}
+
+// loadGroups completes the groups new to memory with their stored sizes.
+func (a *Aggregator) loadGroups(ctx context.Context) error {
+	a.mu.Lock()
+	c := a.counters
+	keys := c.Unbased()
+	a.mu.Unlock()
+	if len(keys) == 0 {
+		return nil
+	}
+	stored, err := a.groups.LoadGroupSizes(ctx, keys)
+	if err != nil {
+		a.metrics.groupStoreErrors.WithLabelValues("load").Inc()
+		return fmt.Errorf("load group sizes: %w", err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.counters == c { // not rebuilt meanwhile
+		c.Base(len(keys), stored)
+	}
+	return nil
+}
+
+// saveGroups stores the group sizes that changed.
+func (a *Aggregator) saveGroups(ctx context.Context) error {
+	a.mu.Lock()
+	c := a.counters
+	sizes := c.Unsaved(a.pos)
+	a.mu.Unlock()
+	if len(sizes) == 0 {
+		return nil
+	}
+	err := a.groups.SaveGroupSizes(ctx, sizes)
+	a.mu.Lock()
+	if a.counters == c {
+		c.Saved(sizes, err == nil)
+	}
+	a.mu.Unlock()
+	if err != nil {
+		a.metrics.groupStoreErrors.WithLabelValues("save").Inc()
+		return fmt.Errorf("save group sizes: %w", err)
+	}
 	return nil
 }
 
@@ -33,13 +92,23 @@ func (a *Aggregator) Flush() error {
 func (a *Aggregator) collect() ([][]byte, int, []decider.StatUpdate) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	var all []decider.StatUpdate
+	if a.counters.Keys() > a.cfg.MaxKeys {
+		evicted := a.counters.Evict(a.cfg.MaxKeys - a.cfg.MaxKeys/10)
+		for s, n := range evicted {
+			a.metrics.evicted.WithLabelValues(subjectNames[s]).Add(float64(n))
+		}
+		if gone := a.counters.Gone(); a.sink != nil {
+			all = gone
+		}
+	}
 	if !a.caughtUp {
-		return nil, 0, nil
+		a.counters.ForgetChanges()
+		return nil, 0, all
 	}
 	now := a.cfg.Now()
 	var msgs [][]byte
 	n := 0
-	var all []decider.StatUpdate
 	msg := decider.NewStatsMessage(nil)
 	emit := func(u decider.StatUpdate) {
 		n++
@@ -56,7 +125,7 @@ func (a *Aggregator) collect() ([][]byte, int, []decider.StatUpdate) {
 	minute := bucketOf(now, hourBucket)
 	full := now.Sub(a.lastFull) >= a.cfg.RefreshInterval
 	if minute != a.lastScan || full {
-		a.counters.Scan(now, full, emit)
+		a.counters.Scan(now, full, a.cfg.GroupIdle, emit)
 		a.lastScan = minute
 		if full {
 			a.lastFull = now

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/invitegate/invitegate/cmd/natsconn"
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/ingress/statsfeed"
+	"github.com/invitegate/invitegate/migrations/pgtest"
 )
 
 // clock is a controllable clock.
@@ -52,15 +55,28 @@ func setup(t testing.TB) *bundle {
 }
 
 // aggregator starts an aggregator that flushes only when the test calls
-// Flush, and stops it at cleanup.
-func (b *bundle) aggregator(t testing.TB) *Aggregator {
+// Flush, after applying each of setups (WriteTo, KeepGroupSizes), and
+// stops it at cleanup.
+func (b *bundle) aggregator(t testing.TB, setups ...func(*Aggregator)) *Aggregator {
 	t.Helper()
 	a, err := New(Config{Now: b.clock.Now, FlushInterval: time.Hour, RefreshInterval: time.Hour}, b.nc, b.js,
 		slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	require.NoError(t, err)
+	for _, f := range setups {
+		f(a)
+	}
 	require.NoError(t, a.Start(context.Background()))
 	t.Cleanup(func() { require.NoError(t, a.Stop(context.Background())) })
 	return a
+}
+
+// pool returns a pool on a fresh migrated database.
+func pool(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	p, err := pgxpool.New(context.Background(), pgtest.NewMigrated(t))
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	return p
 }
 
 // publish sends events as one batch on their app and kind's subject.
@@ -83,4 +99,16 @@ func waitCaughtUp(t testing.TB, a *Aggregator) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("aggregator did not catch up")
 	}
+}
+
+// follower starts an ingress's statsfeed follower (on the test clock)
+// filling a table, and stops it at cleanup.
+func (b *bundle) follower(t *testing.T) (*statsfeed.Table, *statsfeed.Follower) {
+	t.Helper()
+	table := statsfeed.NewTable()
+	f, err := statsfeed.New(statsfeed.Config{Now: b.clock.Now}, b.nc, table, nil, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	require.NoError(t, err)
+	require.NoError(t, f.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, f.Stop(context.Background())) })
+	return table, f
 }
