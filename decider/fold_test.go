@@ -335,3 +335,22 @@ func TestFoldWhileDeciding(t *testing.T) {
 	}
 	require.Equal(t, 10000, engine.Snapshot().ListSize("banned"))
 }
+
+// TestFoldKeepsTheStatsRulesRead: a snapshot derived by a list change
+// still says which statistics its rules read (the ingress keeps only those,
+// so losing them silently turned every stats rule off).
+func TestFoldKeepsTheStatsRulesRead(t *testing.T) {
+	t.Parallel()
+	doc, err := ParseDocument([]byte("apiVersion: invitegate/v1\nlists:\n  vip: []\nrules:\n" +
+		"  - name: flood\n    reject: stats.operator_invites_1h >= 100 && !(operator in lists.vip)\n"))
+	require.NoError(t, err)
+	f := NewFold(nil, 0)
+	require.NoError(t, f.Apply(replaced(doc), 1))
+	want := []Stat{StatOperatorInvites1h}
+	require.Equal(t, want, f.Snapshot().Stats())
+	require.NoError(t, f.Apply(added("vip", "alice"), 2))
+	require.Equal(t, want, f.Snapshot().Stats(), "after a list change")
+	s, err := f.Snapshot().Apply(removed("vip", "alice"), 3)
+	require.NoError(t, err)
+	require.Equal(t, want, s.Stats(), "Snapshot.Apply")
+}
