@@ -95,11 +95,17 @@ func Lines(data []byte) iter.Seq2[int, []byte] {
 }
 
 // DecodeEvent decodes one line of a batch: it must be JSON of an event with
-// an id, a known kind, schema 1, an app and a received_at.
+// an id, a known kind, schema 1, an app and a received_at. It decodes
+// exactly as encoding/json.Unmarshal into an Event would, with the same
+// errors: a hand-written decoder takes every line it is sure of (all that
+// AppendEvent writes, in a fifth of the time), encoding/json the others.
 func DecodeEvent(line []byte) (Event, error) {
 	var ev Event
-	if err := json.Unmarshal(line, &ev); err != nil {
-		return ev, err
+	if !decodeEventFast(line, &ev) {
+		ev = Event{}
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return ev, err
+		}
 	}
 	return ev, ev.validate()
 }
