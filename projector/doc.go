@@ -10,11 +10,17 @@
 // messages until a batch holds Config.BatchSize events or Config.BatchWait
 // has passed, and writes the batch in ONE transaction:
 //
-//   - invite_events and membership_events with INSERT ... SELECT FROM
-//     unnest(...) ON CONFLICT (event_id) DO NOTHING RETURNING: copies of an
-//     event already stored are skipped, so delivery may be at-least-once and
-//     several Workers may share the consumer without duplicate rows;
-//   - invite_members (COPY) and the rollups (invite_rollup_hourly,
+//   - invite_events by a binary COPY (encoded by hand, see copyData). When
+//     an invite of the batch is stored already (a redelivery, or another
+//     Worker racing for the same copy) the primary key on event_id fails
+//     that transaction and the batch is written again, its invites copied
+//     into a session temp table and inserted from there with ON CONFLICT
+//     (event_id) DO NOTHING RETURNING; membership_events with INSERT ...
+//     SELECT FROM unnest(...) ON CONFLICT (event_id) DO NOTHING. Copies of
+//     an event already stored are thus skipped, so delivery may be
+//     at-least-once and several Workers may share the consumer without
+//     duplicate rows;
+//   - invite_members (binary COPY) and the rollups (invite_rollup_hourly,
 //     invite_rollup_rule_daily, invite_rollup_operator_daily) for the newly
 //     inserted invites only, so rollups count each event once. Rollup keys
 //     are sorted and tables updated in a fixed order, so that concurrent

@@ -54,36 +54,67 @@ func collectRows(msgs []*delivery, now time.Time) *batchRows {
 	return r
 }
 
-// inviteColumns returns the unnest arrays of insertInvitesSQL, in order.
-func inviteColumns(evs []*event) []any {
-	n := len(evs)
-	var (
-		ids                                                     = make([][16]byte, n)
-		schemas                                                 = make([]int16, n)
-		apps, commands, groups, groupTypes, operators, outcomes = strs(n), strs(n), strs(n), strs(n), strs(n), strs(n)
-		errorInfos, rejectRules, platforms, clientIPs           = strs(n), strs(n), strs(n), strs(n)
-		memberCounts, refusedCounts                             = make([]int32, n), make([]int32, n)
-		refused, shadow, stats                                  = strs(n), strs(n), strs(n)
-		errorCodes, revisions, seqs                             = make([]int64, n), make([]int64, n), make([]int64, n)
-		failModes                                               = make([]bool, n)
-		eventTimes, receivedAts, decidedAts                     = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
-	)
-	for i, ev := range evs {
-		ids[i], schemas[i] = ev.id, int16(ev.Schema)
-		apps[i], commands[i], groups[i], groupTypes[i] = ev.App, ev.Command, ev.GroupID, ev.GroupType
-		operators[i], outcomes[i] = ev.Operator, string(ev.Outcome)
-		memberCounts[i], refusedCounts[i] = int32(len(ev.Members)), int32(len(ev.Refused))
-		refused[i], shadow[i] = jsonText(len(ev.Refused), ev.Refused), jsonText(len(ev.Shadow), ev.Shadow)
-		stats[i] = jsonText(len(ev.Stats), ev.Stats)
-		errorCodes[i], errorInfos[i], rejectRules[i] = int64(ev.ErrorCode), ev.ErrorInfo, ev.RejectRule
-		revisions[i], failModes[i] = int64(ev.PolicyRevision), ev.FailMode
-		platforms[i], clientIPs[i] = ev.Platform, ev.ClientIP
-		eventTimes[i] = orZero(ev.EventTime)
-		receivedAts[i], decidedAts[i], seqs[i] = ev.ReceivedAt, ev.DecidedAt, int64(ev.seq)
+// inviteColumns are the columns of invite_events the projector writes, in
+// the order inviteCopy writes them.
+var inviteColumns = []string{"event_id", "schema_version", "app", "command", "group_id", "group_type",
+	"operator", "member_count", "refused_count", "outcome", "refused", "error_code", "error_info",
+	"reject_rule", "shadow", "policy_revision", "fail_mode", "platform", "client_ip", "event_time",
+	"received_at", "decided_at", "stream_seq", "stats"}
+
+// inviteCopy returns the COPY data of evs' invite_events rows.
+func inviteCopy(evs []*event) *copyData {
+	c := newCopyData(len(evs), 400)
+	for _, ev := range evs {
+		c.row(len(inviteColumns))
+		c.uuid(ev.id)
+		c.int2(int16(ev.Schema))
+		c.text(ev.App, ev.Command, ev.GroupID, ev.GroupType, ev.Operator)
+		c.int4(int32(len(ev.Members)))
+		c.int4(int32(len(ev.Refused)))
+		c.text(string(ev.Outcome))
+		c.jsonb(len(ev.Refused), ev.Refused)
+		c.int8(int64(ev.ErrorCode))
+		c.text(ev.ErrorInfo, ev.RejectRule)
+		c.jsonb(len(ev.Shadow), ev.Shadow)
+		c.int8(int64(ev.PolicyRevision))
+		c.bool(ev.FailMode)
+		c.text(ev.Platform, ev.ClientIP)
+		c.timestamptzOrNull(ev.EventTime)
+		c.timestamptz(ev.ReceivedAt)
+		c.timestamptz(ev.DecidedAt)
+		c.int8(int64(ev.seq))
+		c.jsonb(len(ev.Stats), ev.Stats)
 	}
-	return []any{ids, schemas, apps, commands, groups, groupTypes, operators,
-		memberCounts, refusedCounts, outcomes, refused, errorCodes, errorInfos, rejectRules, shadow,
-		revisions, failModes, platforms, clientIPs, eventTimes, receivedAts, decidedAts, seqs, stats}
+	return c
+}
+
+// memberColumns are the columns of invite_members, in the order memberCopy
+// writes them.
+var memberColumns = []string{"event_id", "position", "member", "refused", "rule", "received_at"}
+
+// memberCopy returns the COPY data of the invite_members rows of evs: one
+// per member, in request order, with the rule that refused it if any.
+func memberCopy(evs []*event) *copyData {
+	c := newCopyData(2*len(evs), 80)
+	for _, ev := range evs {
+		for pos, member := range ev.Members {
+			var rule *string
+			for i := range ev.Refused {
+				if ev.Refused[i].Member == member {
+					rule = &ev.Refused[i].Rule
+					break
+				}
+			}
+			c.row(len(memberColumns))
+			c.uuid(ev.id)
+			c.int4(int32(pos))
+			c.text(member)
+			c.bool(rule != nil)
+			c.textOrNull(rule)
+			c.timestamptz(ev.ReceivedAt)
+		}
+	}
+	return c
 }
 
 // membershipColumns returns the unnest arrays of insertMembershipsSQL.
@@ -102,7 +133,7 @@ func membershipColumns(evs []*event) []any {
 		ids[i], schemas[i], kinds[i] = ev.id, int16(ev.Schema), ev.Kind
 		apps[i], commands[i], groups[i], groupTypes[i] = ev.App, ev.Command, ev.GroupID, ev.GroupType
 		operators[i], changeTypes[i], platforms[i], clientIPs[i] = ev.Operator, ev.ChangeType, ev.Platform, ev.ClientIP
-		members[i] = jsonText(1, ev.Members)
+		members[i] = jsonText(ev.Members)
 		if ev.Members == nil {
 			members[i] = "[]"
 		}
@@ -115,14 +146,10 @@ func membershipColumns(evs []*event) []any {
 
 func strs(n int) []string { return make([]string, n) }
 
-// jsonText encodes v as JSON text, or returns "" (NULL in the SQL, by
-// NULLIF) when n is 0. Plain []string arrays take pgx's fast path.
-func jsonText(n int, v any) string {
-	if n == 0 {
-		return ""
-	}
+// jsonText encodes v as JSON text.
+func jsonText(v any) string {
 	b, err := json.Marshal(v)
-	if err != nil { // slices of strings and plain structs always encode
+	if err != nil { // slices of strings always encode
 		panic(err)
 	}
 	return string(b)
@@ -135,36 +162,3 @@ func orZero(t *time.Time) time.Time {
 	}
 	return *t
 }
-
-// memberRows feeds the members of the inserted invites to CopyFrom.
-type memberRows struct {
-	evs    []*event
-	ev, at int
-	row    [6]any
-}
-
-func (m *memberRows) Next() bool {
-	for m.ev < len(m.evs) && m.at >= len(m.evs[m.ev].Members) {
-		m.ev, m.at = m.ev+1, 0
-	}
-	if m.ev >= len(m.evs) {
-		return false
-	}
-	ev := m.evs[m.ev]
-	member := ev.Members[m.at]
-	var rule *string
-	for i := range ev.Refused {
-		if ev.Refused[i].Member == member {
-			rule = &ev.Refused[i].Rule
-			break
-		}
-	}
-	m.row = [6]any{[16]byte(ev.id), int32(m.at), member, rule != nil, rule, ev.ReceivedAt}
-	m.at++
-	return true
-}
-
-func (m *memberRows) Values() ([]any, error) { return m.row[:], nil }
-func (m *memberRows) Err() error             { return nil }
-
-var memberColumns = []string{"event_id", "position", "member", "refused", "rule", "received_at"}

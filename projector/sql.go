@@ -2,21 +2,25 @@ package projector
 
 // SQL of the projector's writes, beside the code that runs it.
 
-const insertInvitesSQL = `
+// createInviteStagingSQL creates the session's staging table for invites
+// that may be stored already (see insertNewInvites); it is emptied at
+// every commit.
+const createInviteStagingSQL = `
+CREATE TEMP TABLE IF NOT EXISTS invite_events_staging (LIKE invitegate.invite_events INCLUDING DEFAULTS)
+ON COMMIT DELETE ROWS`
+
+// insertStagedInvitesSQL inserts the staged invites that are not stored
+// yet, in id order (so that concurrent transactions lock keys in the same
+// order), and returns their ids.
+const insertStagedInvitesSQL = `
 INSERT INTO invitegate.invite_events (event_id, schema_version, app, command, group_id, group_type, operator,
 	member_count, refused_count, outcome, refused, error_code, error_info, reject_rule, shadow,
 	policy_revision, fail_mode, platform, client_ip, event_time, received_at, decided_at, stream_seq, stats)
-SELECT id, schema_version, app, command, group_id, group_type, operator,
-	member_count, refused_count, outcome, nullif(refused, '')::jsonb, error_code, error_info, reject_rule,
-	nullif(shadow, '')::jsonb, policy_revision, fail_mode, platform, client_ip, nullif(event_time, $25),
-	received_at, decided_at, stream_seq, nullif(stats, '')::jsonb
-FROM unnest($1::uuid[], $2::int2[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-	$8::int4[], $9::int4[], $10::text[], $11::text[], $12::int8[], $13::text[], $14::text[], $15::text[],
-	$16::int8[], $17::bool[], $18::text[], $19::text[], $20::timestamptz[], $21::timestamptz[],
-	$22::timestamptz[], $23::int8[], $24::text[])
-	AS u(id, schema_version, app, command, group_id, group_type, operator,
+SELECT event_id, schema_version, app, command, group_id, group_type, operator,
 	member_count, refused_count, outcome, refused, error_code, error_info, reject_rule, shadow,
-	policy_revision, fail_mode, platform, client_ip, event_time, received_at, decided_at, stream_seq, stats)
+	policy_revision, fail_mode, platform, client_ip, event_time, received_at, decided_at, stream_seq, stats
+FROM pg_temp.invite_events_staging
+ORDER BY event_id
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id`
 

@@ -23,20 +23,38 @@ type writeResult struct {
 
 // writeBatch stores r in one transaction: events (duplicates skipped),
 // members and rollups of the new invites, membership events, dead letters.
+// It first copies the invites straight into invite_events, the cheapest
+// way in; if one of them is stored already (a redelivery, or another
+// projector racing for the same copy), that transaction fails on the
+// primary key and writeBatch stores the batch again, skipping the stored
+// ones.
 func writeBatch(ctx context.Context, pool *pgxpool.Pool, r *batchRows) (writeResult, error) {
+	res, err := writeBatchWith(ctx, pool, r, copyInvites)
+	if isStoredEvent(err) {
+		res, err = writeBatchWith(ctx, pool, r, insertNewInvites)
+	}
+	return res, err
+}
+
+// writeBatchWith is writeBatch with insert storing the invites and
+// returning those that were not stored yet.
+func writeBatchWith(ctx context.Context, pool *pgxpool.Pool, r *batchRows,
+	insert func(context.Context, pgx.Tx, []*event) ([]*event, error)) (writeResult, error) {
 	res := writeResult{inserted: map[string]int{}, deadLetters: map[string]int{}, duplicates: r.inBatchDups}
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return res, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
-	invites, err := insertInvites(ctx, tx, r.invites)
-	if err != nil {
-		return res, err
+	var invites []*event
+	if len(r.invites) > 0 {
+		if invites, err = insert(ctx, tx, r.invites); err != nil {
+			return res, err
+		}
 	}
 	if len(invites) > 0 {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"invitegate", "invite_members"}, memberColumns,
-			&memberRows{evs: invites}); err != nil {
+		if _, err := copyInto(ctx, tx, pgx.Identifier{"invitegate", "invite_members"}, memberColumns,
+			memberCopy(invites)); err != nil {
 			return res, fmt.Errorf("copy invite members: %w", err)
 		}
 	}
@@ -63,12 +81,28 @@ func writeBatch(ctx context.Context, pool *pgxpool.Pool, r *batchRows) (writeRes
 	return res, nil
 }
 
-// insertInvites inserts evs and returns those that were not stored yet.
-func insertInvites(ctx context.Context, tx pgx.Tx, evs []*event) ([]*event, error) {
-	if len(evs) == 0 {
-		return nil, nil
+// copyInvites copies evs into invite_events. It fails, with a unique
+// violation of the primary key, when one of them is stored already.
+func copyInvites(ctx context.Context, tx pgx.Tx, evs []*event) ([]*event, error) {
+	if _, err := copyInto(ctx, tx, pgx.Identifier{"invitegate", "invite_events"}, inviteColumns,
+		inviteCopy(evs)); err != nil {
+		return nil, fmt.Errorf("copy invite events: %w", err)
 	}
-	rows, err := tx.Query(ctx, insertInvitesSQL, append(inviteColumns(evs), time.Time{})...)
+	return evs, nil
+}
+
+// insertNewInvites copies evs into the session's staging table, inserts
+// them from there with ON CONFLICT (event_id) DO NOTHING, and returns
+// those that were not stored yet.
+func insertNewInvites(ctx context.Context, tx pgx.Tx, evs []*event) ([]*event, error) {
+	if _, err := tx.Exec(ctx, createInviteStagingSQL); err != nil {
+		return nil, fmt.Errorf("create staging table: %w", err)
+	}
+	if _, err := copyInto(ctx, tx, pgx.Identifier{"pg_temp", "invite_events_staging"}, inviteColumns,
+		inviteCopy(evs)); err != nil {
+		return nil, fmt.Errorf("copy invite events to staging: %w", err)
+	}
+	rows, err := tx.Query(ctx, insertStagedInvitesSQL)
 	if err != nil {
 		return nil, fmt.Errorf("insert invite events: %w", err)
 	}
@@ -162,6 +196,14 @@ func (r *batchRows) newest() time.Time {
 		}
 	}
 	return t
+}
+
+// isStoredEvent reports whether err is a copy into invite_events meeting
+// an event that is stored already.
+func isStoredEvent(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && // unique_violation
+		pgErr.ConstraintName == "invite_events_pkey"
 }
 
 // isDataError reports whether err is PostgreSQL refusing the data itself
