@@ -69,6 +69,11 @@ test-faults: ## fault suite: 7 scenarios under load (nats-server, ingress, proje
 soak: ## 30 min at 1,000 callbacks/s: heap, goroutines, fds and p99 flat, zero loss (not in CI)
 	$(GO) test -tags soak -count=1 -timeout 50m -v -run '^TestSoak$$' ./cmd/faults
 
+.PHONY: bench-throttle
+bench-throttle: ## stats bar: time to throttle a flooder under 2,000 callbacks/s of loadgen background, separate processes (THROTTLE_RATE, THROTTLE_ROUNDS)
+	@$(GO) test -tags soak -count=1 -timeout 20m -v -run '^TestThrottle$$' ./cmd/faults > $(FAULTS_LOG) 2>&1; status=$$?; \
+	grep -E '^(throttle: |--- |FAIL|ok |panic)|Error:|Messages:' $(FAULTS_LOG); exit $$status
+
 bench-compare: ## side by side in one run: ingress events on/off, bare net/http, OPA; end-to-end p99; writes deploy/bench/<date>-compare.md
 	$(GO) run ./deploy/bench/compare
 

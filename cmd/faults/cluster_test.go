@@ -65,6 +65,7 @@ type cluster struct {
 
 type clusterOptions struct {
 	pgProxy       bool     // the projector reaches PostgreSQL through a PGProxy
+	policy        string   // the ingress's policy file; "" is the example policy
 	ingressArgs   []string // extra flags
 	projectorArgs []string // extra flags
 }
@@ -98,7 +99,11 @@ func newCluster(t *testing.T, opts clusterOptions) *cluster {
 // startIngress starts (or restarts) the ingress on its port and data dir.
 func (c *cluster) startIngress() {
 	c.t.Helper()
-	args := append([]string{"--sdkappid", app, "--policy", policyFile(c.t), "--nats-url", c.nats.URL(),
+	policy := c.opts.policy
+	if policy == "" {
+		policy = policyFile(c.t)
+	}
+	args := append([]string{"--sdkappid", app, "--policy", policy, "--nats-url", c.nats.URL(),
 		"--data-dir", filepath.Join(c.dir, "ingress"), "--http-addr", c.httpAddr, "--admin-addr", "127.0.0.1:0"},
 		c.opts.ingressArgs...)
 	ig, err := faults.StartInvitegate(c.ctx, c.bins.Invitegate, "ingress", c.panics.watch("ingress"), args...)

@@ -40,7 +40,8 @@ type Aggregator struct {
 	pos        uint64     // stream sequence of the last message applied
 	sink       *sinkQueue // nil: no sink
 	groups     GroupStore // nil: group sizes are not stored
-	flushMu    sync.Mutex // one Flush at a time
+	publishMu  sync.Mutex // one publish at a time
+	groupsMu   sync.Mutex // one syncGroups at a time
 
 	life    sync.Mutex
 	started bool
@@ -122,7 +123,10 @@ func (a *Aggregator) Value(st decider.Stat, app, id string) int64 {
 func (a *Aggregator) run(ctx context.Context) {
 	defer close(a.done)
 	var wg sync.WaitGroup
-	wg.Go(func() { a.flushLoop(ctx) })
+	wg.Go(func() { a.every(ctx, a.publish, "publishing stats failed") })
+	if a.groups != nil { // its own loop: a slow database never delays publishing
+		wg.Go(func() { a.every(ctx, a.syncGroups, "loading or saving group sizes failed; will retry") })
+	}
 	if a.sink != nil {
 		wg.Go(func() {
 			a.sink.run(ctx, func(err error) { a.logger.Error("stats aggregator: writing counters failed; will retry", "error", err) })
@@ -217,7 +221,8 @@ func (a *Aggregator) markCaughtUp() {
 	a.closeOnce.Do(func() { close(a.caughtUpCh) })
 }
 
-func (a *Aggregator) flushLoop(ctx context.Context) {
+// every runs fn every FlushInterval until ctx ends, logging its errors.
+func (a *Aggregator) every(ctx context.Context, fn func(context.Context) error, failed string) {
 	t := time.NewTicker(a.cfg.FlushInterval)
 	defer t.Stop()
 	for {
@@ -225,8 +230,8 @@ func (a *Aggregator) flushLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := a.Flush(ctx); err != nil {
-				a.logger.Error("stats aggregator: publish failed", "error", err)
+			if err := fn(ctx); err != nil {
+				a.logger.Error("stats aggregator: "+failed, "error", err)
 			}
 		}
 	}

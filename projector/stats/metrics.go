@@ -43,15 +43,19 @@ func newMetrics(reg prometheus.Registerer, a *Aggregator) (*metrics, error) {
 			Help: "Failed loads and saves of group sizes in PostgreSQL, by operation (load, save); retried at the next flush.",
 		}, []string{"op"}),
 	}
-	keys := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "invitegate_stats_aggregator_keys",
-		Help: "Keys (operators, members, groups) with live windows in the aggregator.",
-	}, func() float64 {
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		return float64(a.counters.Keys())
-	})
-	for _, c := range []prometheus.Collector{m.events, m.badLines, m.updates, m.messages, m.evicted, m.groupStoreErrors, keys} {
+	collectors := []prometheus.Collector{m.events, m.badLines, m.updates, m.messages, m.evicted, m.groupStoreErrors}
+	for subj, name := range subjectNames {
+		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "invitegate_stats_aggregator_keys",
+			Help:        "Keys (operators, members, groups) held in the aggregator's memory, by subject.",
+			ConstLabels: prometheus.Labels{"subject": name},
+		}, func() float64 {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			return float64(len(a.counters.subj[subj]))
+		}))
+	}
+	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register stats aggregator metrics: %w", err)
 		}

@@ -2,27 +2,36 @@ package stats
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/invitegate/invitegate/decider"
 )
 
-// Flush publishes what changed since the last flush: the counters that new
-// events touched, and, when a bucket boundary has passed, the counters the
-// sliding windows changed (every non-zero one each RefreshInterval). It
-// publishes nothing until the aggregator has caught up with the stream,
-// so replicas never see a half-rebuilt count. With a GroupStore it first
-// loads the stored sizes of groups new to memory, and afterwards stores the
-// sizes that changed. Past MaxKeys it forgets the least recently active
-// keys. The flush loop calls it every FlushInterval; tests call it
-// directly.
+// Flush publishes what changed since the last flush, then, with a
+// GroupStore, loads the stored sizes of the groups new to memory (published
+// by the next flush) and stores the sizes that changed. The aggregator does
+// both every FlushInterval, in two loops so that a slow database never
+// delays publishing; tests call Flush.
 func (a *Aggregator) Flush(ctx context.Context) error {
-	a.flushMu.Lock()
-	defer a.flushMu.Unlock()
-	var storeErr error
-	if a.groups != nil {
-		storeErr = a.loadGroups(ctx)
+	if err := a.publish(ctx); err != nil {
+		return err
 	}
+	if a.groups != nil {
+		return a.syncGroups(ctx)
+	}
+	return nil
+}
+
+// publish publishes the counters that new events touched, and, when a
+// bucket boundary has passed, the counters the sliding windows changed
+// (every non-zero one each RefreshInterval). It publishes nothing until
+// the aggregator has caught up with the stream, so replicas never see a
+// half-rebuilt count. Past MaxKeys it forgets the least recently active
+// keys.
+func (a *Aggregator) publish(context.Context) error {
+	a.publishMu.Lock()
+	defer a.publishMu.Unlock()
 	msgs, n, all := a.collect()
 	for _, m := range msgs {
 		if err := a.nc.Publish(a.cfg.Subject, m); err != nil {
@@ -35,12 +44,15 @@ func (a *Aggregator) Flush(ctx context.Context) error {
 	if a.sink != nil {
 		a.sink.add(all)
 	}
-	if a.groups != nil {
-		if err := a.saveGroups(ctx); err != nil && storeErr == nil {
-			storeErr = err
-		}
-	}
-	return storeErr
+	return nil
+}
+
+// syncGroups loads the stored sizes of groups new to memory and stores the
+// sizes that changed.
+func (a *Aggregator) syncGroups(ctx context.Context) error {
+	a.groupsMu.Lock()
+	defer a.groupsMu.Unlock()
+	return errors.Join(a.loadGroups(ctx), a.saveGroups(ctx))
 }
 
 // loadGroups completes the groups new to memory with their stored sizes.
