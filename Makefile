@@ -39,11 +39,12 @@ bench-projector: build ## projector drain rate: pre-filled stream -> PostgreSQL,
 bench-analytics: build ## load 10M invite events over 30 days (kept in invitegate_bench_analytics) and time the analyst queries
 	./$(BIN) bench analytics
 
-fuzz: ## fuzz the request parsers, the event encoder and the policy compiler for a minute each
+fuzz: ## fuzz the request parsers, the event encoder and decoder and the policy compiler for a minute each
 	$(GO) test -run '^$$' -fuzz '^FuzzParseBody$$' -fuzztime 60s ./ingress
 	$(GO) test -run '^$$' -fuzz '^FuzzParseQuery$$' -fuzztime 60s ./ingress
 	$(GO) test -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime 60s ./decider
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendEvent$$' -fuzztime 60s ./decider
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime 60s ./decider
 
 clean:
 	rm -rf bin .data
