@@ -21,14 +21,15 @@ import (
 // Knobs of the suite, from the environment (make test-faults and .ci/run
 // set them; the defaults are the full suite).
 var (
-	loadRate   = envInt("FAULTS_RATE", 300)                      // callbacks/s of every scenario's load
-	outage     = envDuration("FAULTS_OUTAGE", 30*time.Second)    // NATS down, PostgreSQL cut
-	drainLimit = envDuration("FAULTS_DRAIN", 3*time.Minute)      // wait for the stored set to settle
-	fuzzBodies = int64(envInt("FAULTS_FUZZ_BODIES", 1_000_000))  // hostile-clients fuzzed bodies
-	maxRSS     = float64(envInt("FAULTS_MAX_RSS_MB", 512)) * 1e6 // hostile-clients memory bound
-	projKills  = envInt("FAULTS_PROJECTOR_KILLS", 10)            // projector SIGKILLs
-	soakLength = envDuration("FAULTS_SOAK_DURATION", 30*time.Minute)
-	soakRate   = envInt("FAULTS_SOAK_RATE", 1000)
+	loadRate    = envInt("FAULTS_RATE", 300)                      // callbacks/s of every scenario's load
+	outage      = envDuration("FAULTS_OUTAGE", 30*time.Second)    // NATS down, PostgreSQL cut
+	drainLimit  = envDuration("FAULTS_DRAIN", 3*time.Minute)      // wait for the stored set to settle
+	fuzzBodies  = int64(envInt("FAULTS_FUZZ_BODIES", 1_000_000))  // hostile-clients fuzzed bodies
+	maxRSS      = float64(envInt("FAULTS_MAX_RSS_MB", 512)) * 1e6 // hostile-clients memory bound
+	projKills   = envInt("FAULTS_PROJECTOR_KILLS", 10)            // projector SIGKILLs
+	soakLength  = envDuration("FAULTS_SOAK_DURATION", 30*time.Minute)
+	soakRate    = envInt("FAULTS_SOAK_RATE", 1000)
+	soakMaxKeys = envInt("FAULTS_SOAK_MAX_KEYS", 300_000) // the projector's --stats-max-keys
 )
 
 func envInt(name string, def int) int {
