@@ -225,7 +225,19 @@ func (c *Counters) Base(n int, stored map[GroupKey]GroupSize) {
 			c.dirty = append(c.dirty, dirtyKey{decider.SubjectGroup, k})
 		}
 	}
-	c.unbased = append(c.unbased[:0], c.unbased[n:]...)
+	c.unbased = shrink(append(c.unbased[:0], c.unbased[n:]...))
+	if len(c.deltas) == 0 {
+		c.deltas = map[key][]sizeDelta{} // a map never gives back its buckets
+	}
+}
+
+// shrink drops the backing array of an emptied list that grew past a few
+// thousand entries (a rebuild's burst), so it does not stay allocated.
+func shrink[T any](s []T) []T {
+	if len(s) == 0 && cap(s) > 4096 {
+		return nil
+	}
+	return s
 }
 
 // Unsaved returns the sizes changed since the last call, as of stream
@@ -239,7 +251,7 @@ func (c *Counters) Unsaved(seq uint64) []GroupSize {
 			out = append(out, GroupSize{GroupKey{c.appNames[k.app], k.id}, g.size, seq})
 		}
 	}
-	c.unsaved = c.unsaved[:0]
+	c.unsaved = shrink(c.unsaved[:0])
 	return out
 }
 
@@ -317,7 +329,7 @@ func (c *Counters) Changes(now time.Time, emit func(decider.StatUpdate)) {
 			c.emit(dk.subj, dk.k, ct, nb, false, emit)
 		}
 	}
-	c.dirty = c.dirty[:0]
+	c.dirty = shrink(c.dirty[:0])
 }
 
 // ForgetChanges clears the list Changes reads, while nothing is published
@@ -328,7 +340,7 @@ func (c *Counters) ForgetChanges() {
 			ct.dirty = false
 		}
 	}
-	c.dirty = c.dirty[:0]
+	c.dirty = shrink(c.dirty[:0])
 }
 
 // Scan visits every key: it emits the values that changed as the windows
