@@ -37,6 +37,9 @@ type Config struct {
 	// AdminAddr is the admin listener's host:port for /metrics, /healthz and
 	// /readyz (default 127.0.0.1:9090). Port 0 picks a free port.
 	AdminAddr string
+	// Pprof serves Go's profiles under /debug/pprof/ on the admin listener
+	// (off by default: a CPU profile costs CPU while it runs).
+	Pprof bool
 	// CallbackPath is the URL path IM posts to (default /callback). Other
 	// paths on HTTPAddr answer 404.
 	CallbackPath string

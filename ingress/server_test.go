@@ -234,3 +234,18 @@ func TestServerHardened(t *testing.T) {
 		require.Equal(t, DefaultMaxHeaderBytes, hs.MaxHeaderBytes)
 	}
 }
+
+func TestServerPprofOnlyWhenAsked(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{false, true} {
+		b := setup(t, func(c *Config) { c.Pprof = on })
+		srv := startServer(t, b)
+		status, body, _ := get(t, client(t), "http://"+srv.AdminAddr().String()+"/debug/pprof/goroutine?debug=1")
+		if !on {
+			require.Equal(t, http.StatusNotFound, status)
+			continue
+		}
+		require.Equal(t, http.StatusOK, status)
+		require.Contains(t, body, "goroutine profile:")
+	}
+}

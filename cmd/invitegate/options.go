@@ -36,6 +36,7 @@ func (o *ingressOptions) register(f *flags) {
 	f.String(&c.SdkAppID, "sdkappid", "", "the app's SDKAppID; callbacks for any other SdkAppid are answered 403 (required)")
 	f.String(&c.HTTPAddr, "http-addr", ingress.DefaultHTTPAddr, "host:port of the callback listener")
 	f.String(&c.AdminAddr, "admin-addr", ingress.DefaultAdminAddr, "host:port of the admin listener (/metrics, /healthz, /readyz)")
+	f.Bool(&c.Pprof, "admin-pprof", false, "also serve Go's profiles under /debug/pprof/ on the admin listener")
 	f.String(&c.CallbackPath, "callback-path", ingress.DefaultCallbackPath, "URL path IM posts callbacks to")
 	f.String(&c.CallbackToken, "callback-token", "", "callback authentication token from the IM console; when set, Sign and RequestTime are required")
 	f.Duration(&c.MaxClockSkew, "max-clock-skew", ingress.DefaultMaxClockSkew, "how far RequestTime may be from now before a signed callback is refused")
