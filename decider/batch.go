@@ -57,11 +57,17 @@ func subjectToken(s string) string {
 func AppendEvent(buf []byte, ev *Event) ([]byte, error) {
 	for _, t := range []*time.Time{ev.EventTime, &ev.ReceivedAt, &ev.DecidedAt} {
 		if t != nil && (t.Year() < 0 || t.Year() > 9999) {
-			return buf, fmt.Errorf("encode event %s: time %v outside years 0-9999", ev.ID, t)
+			return buf, timeRangeError(ev.ID, *t)
 		}
 	}
 	buf = appendEventJSON(buf, ev)
 	return append(buf, '\n'), nil
+}
+
+// timeRangeError is AppendEvent's error, built apart so that the event
+// itself does not escape to the heap on every call.
+func timeRangeError(id string, t time.Time) error {
+	return fmt.Errorf("encode event %s: time %v outside years 0-9999", id, t)
 }
 
 // BadLine is a line of a batch that is not a valid event.

@@ -3,6 +3,7 @@ package outbox
 import (
 	"bytes"
 	"strconv"
+	"sync"
 
 	"github.com/invitegate/invitegate/decider"
 	"github.com/nats-io/nats.go"
@@ -26,7 +27,31 @@ type batch struct {
 	opened  int64    // unix nanos of the first event, for BatchDelay
 	seg     *segment // the spool segment holding this batch, or nil
 	sent    bool     // published at least once: id and bytes are final
+	pooled  bool     // data came from batchBufs and nothing else holds it
 	header  nats.Header
+}
+
+// batchBufs recycles the bodies of acknowledged batches, so that a steady
+// stream of batches allocates none (growing a body by appends used to be
+// most of the ingress's allocation).
+var batchBufs sync.Pool // of *[]byte
+
+// newBatchData returns an empty body, recycled when one is free.
+func newBatchData(capacity int) []byte {
+	if p, ok := batchBufs.Get().(*[]byte); ok {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, capacity)
+}
+
+// release recycles b's body once nothing reads it any more (b acknowledged).
+func (b *batch) release() {
+	if !b.pooled {
+		return
+	}
+	data := b.data[:0]
+	b.data, b.pooled = nil, false
+	batchBufs.Put(&data)
 }
 
 // mergeable reports whether b may still take other batches' events: never

@@ -143,8 +143,9 @@ func (o *Outbox) openLocked(key batchKey) *batch {
 	b := &batch{
 		id:      nuid.Next(),
 		subject: decider.EventSubject(key.app, key.kind),
-		data:    make([]byte, 0, min(o.cfg.MaxBatchBytes, 16<<10)),
+		data:    newBatchData(min(o.cfg.MaxBatchBytes, 16<<10)),
 		opened:  int64(time.Since(o.epoch)),
+		pooled:  true,
 	}
 	o.open[key] = b
 	o.memBytes += batchOverhead
@@ -188,6 +189,7 @@ func (o *Outbox) sealLocked(key batchKey, b *batch) {
 		return
 	}
 	o.memBytes -= b.size()
+	b.pooled = false // the spool writer and replay hold it from here
 	if o.spillBytes+b.size() > max(o.cfg.MaxMemoryBytes, minSpillBacklog) {
 		o.m.outboxEvents.Sub(float64(b.events))
 		o.drop(DropSpoolBacklog, b.events, fmt.Errorf("spool writer %d bytes behind", o.spillBytes))

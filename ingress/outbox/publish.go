@@ -98,6 +98,7 @@ func (o *Outbox) acked(b *batch) {
 	o.checkDrainedLocked()
 	o.mu.Unlock()
 	o.m.outboxEvents.Sub(float64(b.events))
+	b.release()
 }
 
 // deliver publishes b until a PubAck, re-publishing the same bytes under the
@@ -135,6 +136,7 @@ func (o *Outbox) deliverSplit(ctx context.Context, b *batch, cause error) error 
 		o.drop(DropTooLarge, 1, fmt.Errorf("batch %s of %d bytes: %w", b.id, len(b.data), cause))
 		return nil
 	}
+	b.pooled = false // the halves share its body
 	first, second := b.split()
 	if err := o.deliver(ctx, first); err != nil {
 		return err
