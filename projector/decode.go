@@ -42,9 +42,17 @@ func decode(msg jetstream.Msg) (*delivery, error) {
 	if err != nil {
 		return nil, fmt.Errorf("message metadata: %w", err)
 	}
-	d := &delivery{msg: msg, stream: meta.Stream, seq: meta.Sequence.Stream, delivered: meta.NumDelivered}
+	d := &delivery{msg: msg, stream: meta.Stream, seq: meta.Sequence.Stream, delivered: meta.NumDelivered,
+		events: make([]event, 0, expectedEvents(msg))}
 	d.decodeLines(msg.Data())
 	return d, nil
+}
+
+// expectedEvents is lineCount(msg), bounded by what the data can hold (a
+// valid event takes more than 64 bytes), so that a wrong header cannot
+// make decode allocate more than the message's size warrants.
+func expectedEvents(msg jetstream.Msg) int {
+	return min(lineCount(msg), len(msg.Data())/64+1)
 }
 
 // decodeLines decodes every line of an NDJSON batch.

@@ -24,8 +24,12 @@ type batchRows struct {
 }
 
 func collectRows(msgs []*delivery, now time.Time) *batchRows {
-	r := &batchRows{}
-	seen := make(map[uuid.UUID]struct{})
+	n := 0
+	for _, d := range msgs {
+		n += len(d.events)
+	}
+	r := &batchRows{invites: make([]*event, 0, n)}
+	seen := make(map[uuid.UUID]struct{}, n)
 	for _, d := range msgs {
 		r.stream = d.stream
 		if d.delivered > 1 {
