@@ -21,5 +21,10 @@ CREATE TABLE invitegate.group_sizes (
     PRIMARY KEY (app, group_id)
 );
 
+-- stats_counters (00004) now holds the top counters only.
+COMMENT ON TABLE invitegate.stats_counters IS
+    'The aggregator''s top counters: for each app and statistic, the 1,000 keys (--stats-top-keys) with the highest non-zero values, rewritten every 10 s; updated_at is when a row''s value last changed.';
+
 -- +goose Down
+COMMENT ON TABLE invitegate.stats_counters IS NULL;
 DROP TABLE invitegate.group_sizes;

@@ -28,6 +28,7 @@ func newStatsOptions(ingress, projector bool) statsOptions {
 func (o *statsOptions) register(f *flags) {
 	f.Bool(&o.off, "stats-off", false, "no traffic statistics: the projector does not aggregate them and the ingress does not follow them (stats.* in rules read 0)")
 	if o.projector {
+		f.Int(&o.aggregate.TopKeys, "stats-top-keys", stats.DefaultTopKeys, "keys of each statistic and app kept in invitegate.stats_counters (the top_counters view), rewritten every 10 s")
 		f.Int(&o.aggregate.MaxKeys, "stats-max-keys", stats.DefaultMaxKeys, "most operators, members and groups the stats aggregator holds in memory (about 200 bytes each); past it the least recently active are forgotten and counted in invitegate_stats_evicted_keys_total")
 	}
 }

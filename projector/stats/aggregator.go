@@ -38,7 +38,7 @@ type Aggregator struct {
 	lastScan   uint32 // minute of the last Scan
 	lastFull   time.Time
 	pos        uint64     // stream sequence of the last message applied
-	sink       *sinkQueue // nil: no sink
+	top        TopStore   // nil: none
 	groups     GroupStore // nil: group sizes are not stored
 	publishMu  sync.Mutex // one publish at a time
 	groupsMu   sync.Mutex // one syncGroups at a time
@@ -63,10 +63,6 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream, logger *slog.Logger,
 	a.metrics = m
 	return a, nil
 }
-
-// WriteTo makes the aggregator hand every published update to s as well
-// (e.g. a CounterStore for the top_counters view). Call it before Start.
-func (a *Aggregator) WriteTo(s Sink) { a.sink = newSinkQueue(s, a.cfg.RetryWait) }
 
 // KeepGroupSizes makes the aggregator store group sizes in s and load them
 // from it: a group's size then survives restarts and covers more than the
@@ -123,14 +119,14 @@ func (a *Aggregator) Value(st decider.Stat, app, id string) int64 {
 func (a *Aggregator) run(ctx context.Context) {
 	defer close(a.done)
 	var wg sync.WaitGroup
-	wg.Go(func() { a.every(ctx, a.publish, "publishing stats failed") })
+	wg.Go(func() { a.every(ctx, a.cfg.FlushInterval, a.publish, "publishing stats failed") })
 	if a.groups != nil { // its own loop: a slow database never delays publishing
-		wg.Go(func() { a.every(ctx, a.syncGroups, "loading or saving group sizes failed; will retry") })
-	}
-	if a.sink != nil {
 		wg.Go(func() {
-			a.sink.run(ctx, func(err error) { a.logger.Error("stats aggregator: writing counters failed; will retry", "error", err) })
+			a.every(ctx, a.cfg.FlushInterval, a.syncGroups, "loading or saving group sizes failed; will retry")
 		})
+	}
+	if a.top != nil {
+		wg.Go(func() { a.every(ctx, a.cfg.TopInterval, a.WriteTop, "writing the top counters failed; will retry") })
 	}
 	defer wg.Wait()
 	for ctx.Err() == nil {
@@ -221,9 +217,9 @@ func (a *Aggregator) markCaughtUp() {
 	a.closeOnce.Do(func() { close(a.caughtUpCh) })
 }
 
-// every runs fn every FlushInterval until ctx ends, logging its errors.
-func (a *Aggregator) every(ctx context.Context, fn func(context.Context) error, failed string) {
-	t := time.NewTicker(a.cfg.FlushInterval)
+// every runs fn every interval until ctx ends, logging its errors.
+func (a *Aggregator) every(ctx context.Context, interval time.Duration, fn func(context.Context) error, failed string) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {

@@ -18,6 +18,8 @@ const (
 	DefaultRetryWait       = time.Second
 	DefaultMaxKeys         = 2_000_000
 	DefaultGroupIdle       = 24 * time.Hour
+	DefaultTopKeys         = 1000
+	DefaultTopInterval     = 10 * time.Second
 )
 
 // ErrInvalidConfig is wrapped by every error of Config validation.
@@ -54,6 +56,11 @@ type Config struct {
 	// GroupIdle is how long a group with members, its size stored, stays in
 	// memory (and so in every replica) after its last event. Default 24h.
 	GroupIdle time.Duration
+	// TopKeys is how many keys of each statistic and app the TopStore
+	// (invitegate.stats_counters) holds. Default 1,000.
+	TopKeys int
+	// TopInterval is how often the TopStore is rewritten. Default 10s.
+	TopInterval time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -68,6 +75,8 @@ func (c Config) withDefaults() Config {
 	c.RetryWait = cmp.Or(c.RetryWait, DefaultRetryWait)
 	c.MaxKeys = cmp.Or(c.MaxKeys, DefaultMaxKeys)
 	c.GroupIdle = cmp.Or(c.GroupIdle, DefaultGroupIdle)
+	c.TopKeys = cmp.Or(c.TopKeys, DefaultTopKeys)
+	c.TopInterval = cmp.Or(c.TopInterval, DefaultTopInterval)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -88,6 +97,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: RetryWait %v is negative", ErrInvalidConfig, c.RetryWait)
 	case c.MaxKeys < 1000:
 		return fmt.Errorf("%w: MaxKeys %d is under 1000", ErrInvalidConfig, c.MaxKeys)
+	case c.TopKeys < 1:
+		return fmt.Errorf("%w: TopKeys %d is under 1", ErrInvalidConfig, c.TopKeys)
+	case c.TopInterval < 0:
+		return fmt.Errorf("%w: TopInterval %v is negative", ErrInvalidConfig, c.TopInterval)
 	case c.GroupIdle < time.Hour:
 		return fmt.Errorf("%w: GroupIdle %v is shorter than the 1h window", ErrInvalidConfig, c.GroupIdle)
 	}

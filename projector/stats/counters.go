@@ -77,7 +77,6 @@ type Counters struct {
 	unbased []key // groups waiting for their stored base, oldest first
 	deltas  map[key][]sizeDelta
 	unsaved []key
-	gone    []decider.StatUpdate // zeros for the published values of evicted keys (for the sink)
 }
 
 type dirtyKey struct {
@@ -396,8 +395,8 @@ func (c *Counters) emit(s decider.StatSubject, k key, ct *counter, now nowBucket
 
 // Evict forgets the least recently active keys until at most target
 // remain, and returns how many it forgot by subject. Groups whose size is
-// not stored yet stay. Values they had published are withdrawn from the
-// sink (Gone) but not from the replicas, whose TTL expires them.
+// not stored yet stay. Values they had published are not withdrawn from the
+// replicas, whose TTL expires them.
 func (c *Counters) Evict(target int) [3]int {
 	var evicted [3]int
 	excess := c.Keys() - target
@@ -430,29 +429,11 @@ func (c *Counters) Evict(target int) [3]int {
 				if ct.last > cutoff || older && ct.last == cutoff || !ct.evictable() {
 					continue
 				}
-				c.forget(decider.StatSubject(s), k, ct)
+				delete(c.subj[s], k)
 				evicted[s]++
 				excess--
 			}
 		}
 	}
 	return evicted
-}
-
-// forget removes key k, leaving zeros for the sink in place of the values
-// it had published.
-func (c *Counters) forget(s decider.StatSubject, k key, ct *counter) {
-	for i, v := range ct.pub {
-		if v != 0 {
-			c.gone = append(c.gone, decider.StatUpdate{Stat: subjectStats[s][i], App: c.appNames[k.app], Key: k.id})
-		}
-	}
-	delete(c.subj[s], k)
-}
-
-// Gone returns and clears the zeros Evict left for the sink.
-func (c *Counters) Gone() []decider.StatUpdate {
-	g := c.gone
-	c.gone = nil
-	return g
 }

@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -93,15 +94,36 @@ func TestEvictForgetsTheLeastRecentlyActive(t *testing.T) {
 	require.Zero(t, c.Value(decider.StatOperatorInvites1h, "a", "old", t0.Add(2*time.Minute)), "forgotten")
 	require.EqualValues(t, 1, c.Value(decider.StatOperatorInvites1h, "a", "new", t0.Add(2*time.Minute)))
 	require.EqualValues(t, 1, c.Value(decider.StatGroupSize, "a", "gold", t0), "an unsaved group is kept")
-	gone := map[string]int64{}
-	for _, u := range c.Gone() {
-		gone[u.Stat.String()+"/"+u.Key] = u.Value
-	}
-	require.Equal(t, map[string]int64{
-		"operator_invites_1h/old": 0, "operator_invites_24h/old": 0, "operator_refused_24h/old": 0,
-		"member_invited_1h/mold": 0,
-	}, gone, "zeros for the sink, for what was published")
-	require.Empty(t, c.Gone())
 	require.Equal(t, [3]int{1, 1, 1}, c.Evict(4), "then the next minute")
 	require.Equal(t, [3]int{}, c.Evict(100), "under the target: nothing")
+}
+
+func TestTopKeepsTheHighestOfEachStatistic(t *testing.T) {
+	t.Parallel()
+	c := NewCounters(false)
+	for i, op := range []string{"a", "b", "c", "d"} {
+		for range i + 1 {
+			c.Apply(invite(t0, "app", "g"+op, op, decider.OutcomeAllow, "m"), 0)
+		}
+	}
+	c.Apply(invite(t0, "other", "h", "z", decider.OutcomeReject, "m"), 0)
+	top := map[string][]string{}
+	for _, u := range c.Top(t0, 2) {
+		top[u.App+"/"+u.Stat.String()] = append(top[u.App+"/"+u.Stat.String()], fmt.Sprintf("%s=%d", u.Key, u.Value))
+	}
+	require.Equal(t, map[string][]string{
+		"app/operator_invites_1h":    {"d=4", "c=3"},
+		"app/operator_invites_24h":   {"d=4", "c=3"},
+		"app/group_invites_1h":       {"gd=4", "gc=3"},
+		"app/group_size":             {"gd=4", "gc=3"},
+		"app/member_invited_1h":      {"m=10"},
+		"other/operator_invites_1h":  {"z=1"},
+		"other/operator_invites_24h": {"z=1"},
+		"other/operator_refused_24h": {"z=1"},
+		"other/group_invites_1h":     {"h=1"},
+		"other/member_invited_1h":    {"m=1"},
+	}, top, "zeros are left out; ties would go by key")
+	for _, u := range c.Top(t0.Add(25*time.Hour), 2) {
+		require.Equal(t, decider.StatGroupSize, u.Stat, "a day later only sizes are left: %v", u)
+	}
 }

@@ -12,8 +12,8 @@ type metrics struct {
 	updates  prometheus.Counter
 	messages *prometheus.CounterVec
 
-	evicted          *prometheus.CounterVec
-	groupStoreErrors *prometheus.CounterVec
+	evicted     *prometheus.CounterVec
+	storeErrors *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, a *Aggregator) (*metrics, error) {
@@ -38,12 +38,12 @@ func newMetrics(reg prometheus.Registerer, a *Aggregator) (*metrics, error) {
 			Name: "invitegate_stats_evicted_keys_total",
 			Help: "Keys forgotten before they went idle because the aggregator held more than --stats-max-keys, by subject (operator, member, group).",
 		}, []string{"subject"}),
-		groupStoreErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "invitegate_stats_group_store_errors_total",
-			Help: "Failed loads and saves of group sizes in PostgreSQL, by operation (load, save); retried at the next flush.",
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "invitegate_stats_store_errors_total",
+			Help: "Failed PostgreSQL writes and reads of the aggregator, by operation (load and save: group sizes, retried every flush; top: the top counters, retried every --stats-top-interval).",
 		}, []string{"op"}),
 	}
-	collectors := []prometheus.Collector{m.events, m.badLines, m.updates, m.messages, m.evicted, m.groupStoreErrors}
+	collectors := []prometheus.Collector{m.events, m.badLines, m.updates, m.messages, m.evicted, m.storeErrors}
 	for subj, name := range subjectNames {
 		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "invitegate_stats_aggregator_keys",

@@ -12,15 +12,20 @@ import (
 	"github.com/invitegate/invitegate/decider"
 )
 
-const upsertCountersSQL = `
+// writeTopSQL replaces the table's rows with $1..$4: rows missing from them
+// go, the others are upserted. Both parts see the same snapshot and touch
+// disjoint rows, so two aggregators writing at once cannot collide.
+const writeTopSQL = `
+WITH top AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[]) AS u(app, stat, key, value)
+), gone AS (
+    DELETE FROM invitegate.stats_counters c
+    WHERE NOT EXISTS (SELECT 1 FROM top WHERE top.app = c.app AND top.stat = c.stat AND top.key = c.key)
+)
 INSERT INTO invitegate.stats_counters AS c (app, stat, key, value, updated_at)
-SELECT app, stat, key, value, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[]) AS u(app, stat, key, value)
-ON CONFLICT (app, stat, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`
-
-const deleteCountersSQL = `
-DELETE FROM invitegate.stats_counters c
-USING unnest($1::text[], $2::text[], $3::text[]) AS u(app, stat, key)
-WHERE c.app = u.app AND c.stat = u.stat AND c.key = u.key`
+SELECT app, stat, key, value, $5 FROM top
+ON CONFLICT (app, stat, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+WHERE c.value IS DISTINCT FROM excluded.value`
 
 const loadGroupSizesSQL = `
 SELECT g.app, g.group_id, g.size, g.stream_seq
@@ -91,10 +96,8 @@ func (s *CounterStore) SaveGroupSizes(ctx context.Context, sizes []GroupSize) er
 }
 
 // CounterStore keeps invitegate.stats_counters (and so the top_counters
-// view) equal to the values the aggregator publishes: non-zero values are
-// upserted, zeros deleted. Writes are absolute, so several aggregators
-// writing the same values is harmless. It is also the aggregator's
-// GroupStore, on invitegate.group_sizes.
+// view) equal to the aggregator's top counters (a TopStore). It is also the
+// aggregator's GroupStore, on invitegate.group_sizes.
 type CounterStore struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
@@ -109,42 +112,14 @@ func NewCounterStore(pool *pgxpool.Pool, now func() time.Time) *CounterStore {
 	return &CounterStore{pool: pool, now: now}
 }
 
-// Write applies updates in one transaction. For a key listed twice the
-// last value wins.
-func (s *CounterStore) Write(ctx context.Context, updates []decider.StatUpdate) error {
-	type k struct{ app, stat, key string }
-	last := make(map[k]int64, len(updates))
-	for _, u := range updates {
-		last[k{u.App, u.Stat.String(), u.Key}] = u.Value
+// WriteTop implements TopStore in one statement.
+func (s *CounterStore) WriteTop(ctx context.Context, top []decider.StatUpdate) error {
+	apps, stats, keys, vals := make([]string, len(top)), make([]string, len(top)), make([]string, len(top)), make([]int64, len(top))
+	for i, u := range top {
+		apps[i], stats[i], keys[i], vals[i] = u.App, u.Stat.String(), u.Key, u.Value
 	}
-	var up, del [3][]string
-	var vals []int64
-	for key, v := range last {
-		cols := &up
-		if v == 0 {
-			cols = &del
-		} else {
-			vals = append(vals, v)
-		}
-		cols[0], cols[1], cols[2] = append(cols[0], key.app), append(cols[1], key.stat), append(cols[2], key.key)
-	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("write stats counters: begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	if len(vals) > 0 {
-		if _, err := tx.Exec(ctx, upsertCountersSQL, up[0], up[1], up[2], vals, s.now()); err != nil {
-			return fmt.Errorf("upsert stats counters: %w", err)
-		}
-	}
-	if len(del[0]) > 0 {
-		if _, err := tx.Exec(ctx, deleteCountersSQL, del[0], del[1], del[2]); err != nil {
-			return fmt.Errorf("delete stats counters: %w", err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("write stats counters: commit: %w", err)
+	if _, err := s.pool.Exec(ctx, writeTopSQL, apps, stats, keys, vals, s.now()); err != nil {
+		return fmt.Errorf("write stats counters: %w", err)
 	}
 	return nil
 }

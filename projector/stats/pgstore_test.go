@@ -2,7 +2,6 @@ package stats
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -41,9 +40,8 @@ func TestTopCountersInPostgres(t *testing.T) {
 		invite(now, "a", "g", "bob", decider.OutcomeReject, "m1"))
 	require.Eventually(t, func() bool { return a.Value(decider.StatOperatorInvites1h, "a", "bob") == 1 }, 5*time.Second, 5*time.Millisecond)
 	flush := func() {
-		written := a.sink.writtenCh()
 		require.NoError(t, a.Flush(context.Background()))
-		<-written
+		require.NoError(t, a.WriteTop(context.Background()))
 	}
 	flush()
 	require.Equal(t, []topRow{
@@ -63,70 +61,13 @@ func TestTopCountersInPostgres(t *testing.T) {
 	}, topCounters(t, pool), "the 1h counters fell to 0 and were deleted")
 }
 
-// failingSink fails its first write, then records.
-type failingSink struct {
-	fails int
-	got   []decider.StatUpdate
-}
-
-func (s *failingSink) Write(_ context.Context, us []decider.StatUpdate) error {
-	if s.fails > 0 {
-		s.fails--
-		return errors.New("database down")
-	}
-	s.got = append(s.got, us...)
-	return nil
-}
-
-func TestSinkRetriesAndKeepsNewerValues(t *testing.T) {
-	t.Parallel()
-	sink := &failingSink{fails: 1}
-	q := newSinkQueue(sink, time.Hour) // the retry comes from the newer update, not the timer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	var errs []error
-	go func() { defer close(done); q.run(ctx, func(err error) { errs = append(errs, err) }) }()
-
-	u := func(v int64) decider.StatUpdate {
-		return decider.StatUpdate{Stat: decider.StatGroupSize, App: "a", Key: "g", Value: v}
-	}
-	written := q.writtenCh()
-	q.add([]decider.StatUpdate{u(1)})
-	<-written // failed
-	written = q.writtenCh()
-	q.add([]decider.StatUpdate{u(2)}) // newer than the failed value
-	<-written
-	cancel()
-	<-done
-	require.Len(t, errs, 1)
-	require.Equal(t, []decider.StatUpdate{u(2)}, sink.got)
-}
-
-func TestSinkRetriesAfterWait(t *testing.T) {
-	t.Parallel()
-	sink := &failingSink{fails: 1}
-	q := newSinkQueue(sink, time.Millisecond)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); q.run(ctx, func(error) {}) }()
-	u := decider.StatUpdate{Stat: decider.StatGroupSize, App: "a", Key: "g", Value: 7}
-	written := q.writtenCh()
-	q.add([]decider.StatUpdate{u})
-	<-written // failed
-	written = q.writtenCh()
-	<-written // retried by the timer, with no new update
-	cancel()
-	<-done
-	require.Equal(t, []decider.StatUpdate{u}, sink.got)
-}
-
 func TestCounterStoreDatabaseDown(t *testing.T) {
 	t.Parallel()
 	pool, err := pgxpool.New(context.Background(), pgtest.NewMigrated(t))
 	require.NoError(t, err)
 	pool.Close()
-	err = NewCounterStore(pool, nil).Write(context.Background(), []decider.StatUpdate{{Stat: decider.StatGroupSize, App: "a", Key: "g", Value: 1}})
-	require.ErrorContains(t, err, "write stats counters: begin")
+	err = NewCounterStore(pool, nil).WriteTop(context.Background(), []decider.StatUpdate{{Stat: decider.StatGroupSize, App: "a", Key: "g", Value: 1}})
+	require.ErrorContains(t, err, "write stats counters")
 }
 
 // storedAggregator starts an aggregator keeping group sizes in pool.

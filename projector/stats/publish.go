@@ -32,7 +32,7 @@ func (a *Aggregator) Flush(ctx context.Context) error {
 func (a *Aggregator) publish(context.Context) error {
 	a.publishMu.Lock()
 	defer a.publishMu.Unlock()
-	msgs, n, all := a.collect()
+	msgs, n := a.collect()
 	for _, m := range msgs {
 		if err := a.nc.Publish(a.cfg.Subject, m); err != nil {
 			a.metrics.messages.WithLabelValues("error").Inc()
@@ -41,9 +41,6 @@ func (a *Aggregator) publish(context.Context) error {
 		a.metrics.messages.WithLabelValues("ok").Inc()
 	}
 	a.metrics.updates.Add(float64(n))
-	if a.sink != nil {
-		a.sink.add(all)
-	}
 	return nil
 }
 
@@ -66,7 +63,7 @@ func (a *Aggregator) loadGroups(ctx context.Context) error {
 	}
 	stored, err := a.groups.LoadGroupSizes(ctx, keys)
 	if err != nil {
-		a.metrics.groupStoreErrors.WithLabelValues("load").Inc()
+		a.metrics.storeErrors.WithLabelValues("load").Inc()
 		return fmt.Errorf("load group sizes: %w", err)
 	}
 	a.mu.Lock()
@@ -93,30 +90,26 @@ func (a *Aggregator) saveGroups(ctx context.Context) error {
 	}
 	a.mu.Unlock()
 	if err != nil {
-		a.metrics.groupStoreErrors.WithLabelValues("save").Inc()
+		a.metrics.storeErrors.WithLabelValues("save").Inc()
 		return fmt.Errorf("save group sizes: %w", err)
 	}
 	return nil
 }
 
-// collect builds the messages of one flush under the lock.
-// It also returns the updates themselves when there is a sink.
-func (a *Aggregator) collect() ([][]byte, int, []decider.StatUpdate) {
+// collect builds the messages of one flush under the lock, and returns
+// them with the number of updates in them.
+func (a *Aggregator) collect() ([][]byte, int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var all []decider.StatUpdate
 	if a.counters.Keys() > a.cfg.MaxKeys {
 		evicted := a.counters.Evict(a.cfg.MaxKeys - a.cfg.MaxKeys/10)
 		for s, n := range evicted {
 			a.metrics.evicted.WithLabelValues(subjectNames[s]).Add(float64(n))
 		}
-		if gone := a.counters.Gone(); a.sink != nil {
-			all = gone
-		}
 	}
 	if !a.caughtUp {
 		a.counters.ForgetChanges()
-		return nil, 0, all
+		return nil, 0
 	}
 	now := a.cfg.Now()
 	var msgs [][]byte
@@ -124,9 +117,6 @@ func (a *Aggregator) collect() ([][]byte, int, []decider.StatUpdate) {
 	msg := decider.NewStatsMessage(nil)
 	emit := func(u decider.StatUpdate) {
 		n++
-		if a.sink != nil {
-			all = append(all, u)
-		}
 		msg = decider.AppendStatUpdate(msg, u)
 		if len(msg) >= a.cfg.MaxMessageBytes-512 {
 			msgs = append(msgs, msg)
@@ -146,5 +136,5 @@ func (a *Aggregator) collect() ([][]byte, int, []decider.StatUpdate) {
 	if len(msg) > 1 {
 		msgs = append(msgs, msg)
 	}
-	return msgs, n, all
+	return msgs, n
 }
