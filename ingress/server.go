@@ -84,13 +84,19 @@ func (s *Server) adminMux() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	if s.handler.cfg.Pprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		HandlePprof(mux)
 	}
 	return mux
+}
+
+// HandlePprof serves Go's profiles under /debug/pprof/ on mux (the admin
+// listeners, with --admin-pprof).
+func HandlePprof(mux *http.ServeMux) {
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 }
 
 // readyz answers 200 once the engine holds a policy snapshot, else 503.

@@ -13,16 +13,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/fx"
+
+	"github.com/invitegate/invitegate/ingress"
 )
 
 // adminOptions configure the admin listener of a process that has no ingress
 // (the ingress serves its own /metrics, /healthz and /readyz).
 type adminOptions struct {
-	Addr string
+	Addr  string
+	Pprof bool
 }
 
 func (o *adminOptions) register(f *flags) {
 	f.String(&o.Addr, "admin-addr", "127.0.0.1:9090", "host:port of the admin listener (/metrics, /healthz, /readyz)")
+	f.Bool(&o.Pprof, "admin-pprof", false, "also serve Go's profiles under /debug/pprof/ on the admin listener")
 }
 
 // startAdmin serves /metrics, /healthz and /readyz; /readyz turns 200 once
@@ -44,6 +48,9 @@ func startAdmin(lc fx.Lifecycle, o adminOptions, reg *prometheus.Registry, logge
 		}
 		fmt.Fprintln(w, `{"ready":true}`)
 	})
+	if o.Pprof {
+		ingress.HandlePprof(mux)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	lc.Append(fx.Hook{
