@@ -157,9 +157,12 @@ func sendTail(ctx context.Context, tx pgx.Tx, r *batchRows, invites []*event) er
 		for _, ev := range invites {
 			ru.add(&ev.Event)
 		}
-		b.Queue(upsertHourlySQL, ru.hourlyColumns()...)
-		b.Queue(upsertRulesSQL, ru.ruleColumns()...)
+		// Operators first: concurrent batches rarely share an operator
+		// row, while every batch of the hour updates the same hourly rows,
+		// which stay locked until the commit.
 		b.Queue(upsertOperatorsSQL, ru.operatorColumns()...)
+		b.Queue(upsertRulesSQL, ru.ruleColumns()...)
+		b.Queue(upsertHourlySQL, ru.hourlyColumns()...)
 	}
 	for i := range r.bad {
 		r.bad[i].queue(b)
