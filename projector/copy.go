@@ -112,15 +112,18 @@ func (c *copyData) timestamptzOrNull(t *time.Time) {
 	c.timestamptz(*t)
 }
 
-// copyInto sends data (ended by its trailer here) to COPY table (columns)
-// on tx's connection and returns the number of rows stored.
-func copyInto(ctx context.Context, tx pgx.Tx, table pgx.Identifier, columns []string, data *copyData) (int64, error) {
-	data.b = binary.BigEndian.AppendUint16(data.b, 0xffff) // trailer: field count -1
+// end appends the trailer and returns the data, ready to send.
+func (c *copyData) end() []byte {
+	return binary.BigEndian.AppendUint16(c.b, 0xffff) // field count -1
+}
+
+// copyInto sends data (see end) to COPY table (columns) on tx's connection.
+func copyInto(ctx context.Context, tx pgx.Tx, table pgx.Identifier, columns []string, data []byte) error {
 	quoted := make([]string, len(columns))
 	for i, col := range columns {
 		quoted[i] = pgx.Identifier{col}.Sanitize()
 	}
 	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", table.Sanitize(), strings.Join(quoted, ", "))
-	tag, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data.b), sql)
-	return tag.RowsAffected(), err
+	_, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), sql)
+	return err
 }

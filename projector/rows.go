@@ -66,7 +66,7 @@ var inviteColumns = []string{"event_id", "schema_version", "app", "command", "gr
 	"received_at", "decided_at", "stream_seq", "stats"}
 
 // inviteCopy returns the COPY data of evs' invite_events rows.
-func inviteCopy(evs []*event) *copyData {
+func inviteCopy(evs []*event) []byte {
 	c := newCopyData(len(evs), 400)
 	for _, ev := range evs {
 		c.row(len(inviteColumns))
@@ -89,7 +89,7 @@ func inviteCopy(evs []*event) *copyData {
 		c.int8(int64(ev.seq))
 		c.jsonb(len(ev.Stats), ev.Stats)
 	}
-	return c
+	return c.end()
 }
 
 // memberColumns are the columns of invite_members, in the order memberCopy
@@ -98,7 +98,7 @@ var memberColumns = []string{"event_id", "position", "member", "refused", "rule"
 
 // memberCopy returns the COPY data of the invite_members rows of evs: one
 // per member, in request order, with the rule that refused it if any.
-func memberCopy(evs []*event) *copyData {
+func memberCopy(evs []*event) []byte {
 	c := newCopyData(2*len(evs), 80)
 	for _, ev := range evs {
 		for pos, member := range ev.Members {
@@ -118,7 +118,7 @@ func memberCopy(evs []*event) *copyData {
 			c.timestamptz(ev.ReceivedAt)
 		}
 	}
-	return c
+	return c.end()
 }
 
 // membershipColumns returns the unnest arrays of insertMembershipsSQL.

@@ -27,34 +27,83 @@ type writeResult struct {
 // way in; if one of them is stored already (a redelivery, or another
 // projector racing for the same copy), that transaction fails on the
 // primary key and writeBatch stores the batch again, skipping the stored
-// ones.
+// ones. What the transaction sends is built before it begins, so that it
+// holds its locks only while PostgreSQL works.
 func writeBatch(ctx context.Context, pool *pgxpool.Pool, r *batchRows) (writeResult, error) {
-	res, err := writeBatchWith(ctx, pool, r, copyInvites)
+	w := newInviteWrites(r.invites)
+	res, err := writeBatchWith(ctx, pool, r, w, copyInvites)
 	if isStoredEvent(err) {
-		res, err = writeBatchWith(ctx, pool, r, insertNewInvites)
+		res, err = writeBatchWith(ctx, pool, r, w, insertNewInvites)
 	}
 	return res, err
 }
 
-// writeBatchWith is writeBatch with insert storing the invites and
+// inviteWrites is what a transaction sends for the new invites of a
+// batch, and the COPY data of all its invites.
+type inviteWrites struct {
+	invites []*event // the new invites
+	events  []byte   // COPY data of all the batch's invites
+	members []byte   // COPY data of the new invites' members
+	rollups []queued // upserts of the new invites' rollups
+}
+
+// queued is a statement with its arguments, for a pgx.Batch.
+type queued struct {
+	sql  string
+	args []any
+}
+
+// newInviteWrites prepares the writes of invites, all new.
+func newInviteWrites(invites []*event) *inviteWrites {
+	w := &inviteWrites{invites: invites}
+	if len(invites) == 0 {
+		return w
+	}
+	w.events, w.members = inviteCopy(invites), memberCopy(invites)
+	ru := newRollups()
+	for _, ev := range invites {
+		ru.add(&ev.Event)
+	}
+	// Tables in a fixed order and keys sorted, so that concurrent
+	// transactions lock rollup rows in the same order. Operators first:
+	// concurrent batches rarely share an operator row, while every batch
+	// of the hour updates the same hourly rows, which stay locked until
+	// the commit.
+	w.rollups = []queued{{upsertOperatorsSQL, ru.operatorColumns()}, {upsertRulesSQL, ru.ruleColumns()},
+		{upsertHourlySQL, ru.hourlyColumns()}}
+	return w
+}
+
+// onlyNew returns w for the new invites among its own; its event data
+// stays that of all.
+func (w *inviteWrites) onlyNew(fresh []*event) *inviteWrites {
+	if len(fresh) == len(w.invites) {
+		return w
+	}
+	n := newInviteWrites(fresh)
+	n.events = w.events
+	return n
+}
+
+// writeBatchWith is writeBatch with insert storing the invites of w and
 // returning those that were not stored yet.
-func writeBatchWith(ctx context.Context, pool *pgxpool.Pool, r *batchRows,
-	insert func(context.Context, pgx.Tx, []*event) ([]*event, error)) (writeResult, error) {
+func writeBatchWith(ctx context.Context, pool *pgxpool.Pool, r *batchRows, w *inviteWrites,
+	insert func(context.Context, pgx.Tx, *inviteWrites) ([]*event, error)) (writeResult, error) {
 	res := writeResult{inserted: map[string]int{}, deadLetters: map[string]int{}, duplicates: r.inBatchDups}
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return res, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
-	var invites []*event
-	if len(r.invites) > 0 {
-		if invites, err = insert(ctx, tx, r.invites); err != nil {
+	if len(w.invites) > 0 {
+		fresh, err := insert(ctx, tx, w)
+		if err != nil {
 			return res, err
 		}
+		w = w.onlyNew(fresh)
 	}
-	if len(invites) > 0 {
-		if _, err := copyInto(ctx, tx, pgx.Identifier{"invitegate", "invite_members"}, memberColumns,
-			memberCopy(invites)); err != nil {
+	if len(w.invites) > 0 {
+		if err := copyInto(ctx, tx, pgx.Identifier{"invitegate", "invite_members"}, memberColumns, w.members); err != nil {
 			return res, fmt.Errorf("copy invite members: %w", err)
 		}
 	}
@@ -62,14 +111,14 @@ func writeBatchWith(ctx context.Context, pool *pgxpool.Pool, r *batchRows,
 	if err != nil {
 		return res, err
 	}
-	if err := sendTail(ctx, tx, r, invites); err != nil {
+	if err := sendTail(ctx, tx, r, w); err != nil {
 		return res, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return res, fmt.Errorf("commit: %w", err)
 	}
-	res.inserted[decider.KindInvite] = len(invites)
-	res.duplicates += len(r.invites) - len(invites) + len(r.memberships)
+	res.inserted[decider.KindInvite] = len(w.invites)
+	res.duplicates += len(r.invites) - len(w.invites) + len(r.memberships)
 	for kind, n := range memberships {
 		res.inserted[kind] = n
 		res.duplicates -= n
@@ -81,25 +130,23 @@ func writeBatchWith(ctx context.Context, pool *pgxpool.Pool, r *batchRows,
 	return res, nil
 }
 
-// copyInvites copies evs into invite_events. It fails, with a unique
-// violation of the primary key, when one of them is stored already.
-func copyInvites(ctx context.Context, tx pgx.Tx, evs []*event) ([]*event, error) {
-	if _, err := copyInto(ctx, tx, pgx.Identifier{"invitegate", "invite_events"}, inviteColumns,
-		inviteCopy(evs)); err != nil {
+// copyInvites copies w's invites into invite_events. It fails, with a
+// unique violation of the primary key, when one of them is stored already.
+func copyInvites(ctx context.Context, tx pgx.Tx, w *inviteWrites) ([]*event, error) {
+	if err := copyInto(ctx, tx, pgx.Identifier{"invitegate", "invite_events"}, inviteColumns, w.events); err != nil {
 		return nil, fmt.Errorf("copy invite events: %w", err)
 	}
-	return evs, nil
+	return w.invites, nil
 }
 
-// insertNewInvites copies evs into the session's staging table, inserts
-// them from there with ON CONFLICT (event_id) DO NOTHING, and returns
-// those that were not stored yet.
-func insertNewInvites(ctx context.Context, tx pgx.Tx, evs []*event) ([]*event, error) {
+// insertNewInvites copies w's invites into the session's staging table,
+// inserts them from there with ON CONFLICT (event_id) DO NOTHING, and
+// returns those that were not stored yet.
+func insertNewInvites(ctx context.Context, tx pgx.Tx, w *inviteWrites) ([]*event, error) {
 	if _, err := tx.Exec(ctx, createInviteStagingSQL); err != nil {
 		return nil, fmt.Errorf("create staging table: %w", err)
 	}
-	if _, err := copyInto(ctx, tx, pgx.Identifier{"pg_temp", "invite_events_staging"}, inviteColumns,
-		inviteCopy(evs)); err != nil {
+	if err := copyInto(ctx, tx, pgx.Identifier{"pg_temp", "invite_events_staging"}, inviteColumns, w.events); err != nil {
 		return nil, fmt.Errorf("copy invite events to staging: %w", err)
 	}
 	rows, err := tx.Query(ctx, insertStagedInvitesSQL)
@@ -110,15 +157,12 @@ func insertNewInvites(ctx context.Context, tx pgx.Tx, evs []*event) ([]*event, e
 	if err != nil {
 		return nil, fmt.Errorf("insert invite events: %w", err)
 	}
-	if len(ids) == len(evs) {
-		return evs, nil
-	}
 	fresh := make(map[[16]byte]struct{}, len(ids))
 	for _, id := range ids {
 		fresh[id] = struct{}{}
 	}
 	out := make([]*event, 0, len(ids))
-	for _, ev := range evs {
+	for _, ev := range w.invites {
 		if _, ok := fresh[ev.id]; ok {
 			out = append(out, ev)
 		}
@@ -146,23 +190,15 @@ func insertMemberships(ctx context.Context, tx pgx.Tx, evs []*event) (map[string
 	return counts, nil
 }
 
-// sendTail sends, in one round trip, the rollup increments of the new
-// invites (tables in a fixed order, keys sorted, so that concurrent
-// transactions lock rollup rows in the same order), the dead letters of bad
-// lines, and the clearing of stale dead letters of redelivered messages.
-func sendTail(ctx context.Context, tx pgx.Tx, r *batchRows, invites []*event) error {
+// sendTail sends, in one round trip, the rollup upserts of w, the dead
+// letters of bad lines, and the clearing of stale dead letters of
+// redelivered messages.
+func sendTail(ctx context.Context, tx pgx.Tx, r *batchRows, w *inviteWrites) error {
 	b := &pgx.Batch{}
-	if len(invites) > 0 {
-		ru := newRollups()
-		for _, ev := range invites {
-			ru.add(&ev.Event)
+	if len(w.invites) > 0 {
+		for _, q := range w.rollups {
+			b.Queue(q.sql, q.args...)
 		}
-		// Operators first: concurrent batches rarely share an operator
-		// row, while every batch of the hour updates the same hourly rows,
-		// which stay locked until the commit.
-		b.Queue(upsertOperatorsSQL, ru.operatorColumns()...)
-		b.Queue(upsertRulesSQL, ru.ruleColumns()...)
-		b.Queue(upsertHourlySQL, ru.hourlyColumns()...)
 	}
 	for i := range r.bad {
 		r.bad[i].queue(b)
