@@ -13,7 +13,7 @@ import (
 const (
 	DefaultDatabaseURL     = "postgres://postgres@127.0.0.1:5432/invitegate?sslmode=disable"
 	DefaultConsumer        = "projector"
-	DefaultBatchSize       = 1000
+	DefaultBatchSize       = 2000
 	DefaultBatchWait       = 100 * time.Millisecond
 	DefaultInFlight        = 2
 	DefaultAckWait         = 30 * time.Second
@@ -51,7 +51,8 @@ type Config struct {
 	Consumer string
 	// BatchSize is the most events one transaction writes. One NATS message
 	// holds many events and is never split, so a batch may exceed it by
-	// one message. Default 1000.
+	// one message. Default 2000 (in bench-projector, 1000 cost 2 µs more
+	// CPU an event, 4000 no less than 2000).
 	BatchSize int
 	// BatchWait is how long a batch waits to fill once its first message
 	// arrived. Default 100ms.
