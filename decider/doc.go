@@ -58,4 +58,12 @@
 // keeps CEL only for the rest. Whatever does not depend on member is
 // evaluated once per request, and `member in lists.NAME` once per member
 // however many rules ask. Tests compare every decision with CEL alone.
+//
+// Events travel as NDJSON batches (AppendEvent, DecodeBatch), and both
+// directions are written by hand, without reflection, and held to
+// encoding/json by tests and fuzzing: what AppendEvent writes decodes as
+// encoding/json's output would, and DecodeEvent returns what
+// encoding/json.Unmarshal would, errors included (a line its decoder is not
+// certain of, such as invalid JSON, null or a repeated key, goes to
+// encoding/json itself).
 package decider
