@@ -288,7 +288,7 @@ func TestSpoolWriteErrorDropsWithCountAndLog(t *testing.T) {
 	cfg.MaxMemoryBytes = 16 << 10
 	h := env.harness(t, cfg)
 	require.NoError(t, h.o.Start(t.Context()))
-	require.NoError(t, os.Remove(dir+"/spool"))
+	require.NoError(t, os.RemoveAll(dir+"/spool"))
 	require.NoError(t, os.WriteFile(dir+"/spool", nil, 0o644)) // a file where the directory was
 
 	enqueueN(h.o, 500)

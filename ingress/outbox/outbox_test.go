@@ -215,3 +215,21 @@ func TestUnencodableEventIsDroppedAndCounted(t *testing.T) {
 	require.Contains(t, h.logs.String(), "reason=encode")
 	require.Zero(t, testutil.ToFloat64(h.o.m.outboxEvents))
 }
+
+// Two outboxes on one data directory would replay and remove each other's
+// segments: the second refuses to start until the first stops.
+func TestSpoolDirectoryIsLocked(t *testing.T) {
+	t.Parallel()
+	env := setup(t, setupOpts{})
+	dir := t.TempDir()
+	first := env.harness(t, testConfig(dir))
+	require.NoError(t, first.o.Start(t.Context()))
+	second := env.harness(t, testConfig(dir))
+	err := second.o.Start(t.Context())
+	require.ErrorIs(t, err, ErrSpoolLocked)
+	require.ErrorContains(t, err, "same --data-dir")
+	require.NoError(t, first.o.Stop(t.Context()))
+	third := env.harness(t, testConfig(dir))
+	require.NoError(t, third.o.Start(t.Context()), "free again once the first stopped")
+	require.NoError(t, third.o.Stop(t.Context()))
+}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // The spool is a directory of segment files named <seq>.seg, each a run of
@@ -33,8 +34,34 @@ type spool struct {
 	segs     []*segment // oldest first
 	cur      *segment   // the segment being written, or nil
 	nextSeq  uint64
-	bytes    int64 // total size of the segment files
-	dirty    bool  // cur has writes not yet fsynced
+	bytes    int64    // total size of the segment files
+	dirty    bool     // cur has writes not yet fsynced
+	lock     *os.File // holds the directory's lock file, flock'ed exclusively
+}
+
+// lockName is the spool directory's lock file: one outbox per directory,
+// since two would replay and remove each other's segments.
+const lockName = "LOCK"
+
+// ErrSpoolLocked is wrapped by Start's error when another process (or
+// outbox) uses the same spool directory.
+var ErrSpoolLocked = errors.New("spool directory in use by another outbox")
+
+// lockDir takes dir's lock file without waiting.
+func lockDir(dir string) (*os.File, error) {
+	path := filepath.Join(dir, lockName)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open spool lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s (is another invitegate running with the same --data-dir?)", ErrSpoolLocked, dir)
+		}
+		return nil, fmt.Errorf("lock spool dir %s: %w", dir, err)
+	}
+	return f, nil
 }
 
 type segment struct {
@@ -65,6 +92,21 @@ func openSpool(dir string, segBytes int64, onCorrupt func(path string, c corrupt
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create spool dir: %w", err)
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := scanSpool(dir, segBytes, onCorrupt)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	sp.lock = lock
+	return sp, nil
+}
+
+// scanSpool reads the segments of dir (see openSpool).
+func scanSpool(dir string, segBytes int64, onCorrupt func(path string, c corruption)) (*spool, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read spool dir: %w", err)
@@ -229,7 +271,8 @@ func (sp *spool) remove(seg *segment) error {
 	return nil
 }
 
-// close fsyncs the current segment and closes every file.
+// close fsyncs the current segment, closes every file and releases the
+// directory's lock.
 func (sp *spool) close() error {
 	err := sp.rotate()
 	for _, seg := range sp.segs {
@@ -237,6 +280,10 @@ func (sp *spool) close() error {
 			seg.f.Close()
 			seg.f = nil
 		}
+	}
+	if sp.lock != nil {
+		sp.lock.Close() // closing the descriptor releases the flock
+		sp.lock = nil
 	}
 	return err
 }
