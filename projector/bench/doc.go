@@ -1,6 +1,6 @@
 // Package bench measures the projector against its bars, for
-// `invitegate bench-projector` and `invitegate bench-analytics` (and the
-// Makefile targets of the same names).
+// `invitegate bench projector` and `invitegate bench analytics` (and the
+// Makefile targets bench-projector and bench-analytics).
 //
 // Place in the flow:
 //
