@@ -46,4 +46,3 @@ func (in *Inviter) Send(ctx context.Context, inv Invite) (string, error) {
 
 // Close closes the Inviter's idle connections.
 func (in *Inviter) Close() { in.r.client.CloseIdleConnections() }
-

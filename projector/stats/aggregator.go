@@ -170,7 +170,10 @@ func (a *Aggregator) follow(ctx context.Context) error {
 		a.markCaughtUp()
 	}
 	failed := make(chan error, 1)
-	cc, err := cons.Consume(a.handle, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+	// Pull by bytes, not by the default 500 messages: 500 batches of up to
+	// 256 events could overflow the client's 64 MiB pending limit, and
+	// dropped messages would stall the ordered consumer until it resets.
+	cc, err := cons.Consume(a.handle, jetstream.PullMaxBytes(pullMaxBytes), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
 			select {
 			case failed <- err:
@@ -189,6 +192,9 @@ func (a *Aggregator) follow(ctx context.Context) error {
 		return err
 	}
 }
+
+// pullMaxBytes bounds what one pull of the aggregator asks for.
+const pullMaxBytes = 16 << 20
 
 func (a *Aggregator) handle(msg jetstream.Msg) {
 	events, bad := decider.DecodeBatch(msg.Data())
