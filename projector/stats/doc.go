@@ -18,6 +18,13 @@
 // rebuilds the windows from the last 24 hours of the stream (Config.Rebuild)
 // before publishing anything.
 //
+// PostgreSQL (with WriteTo and KeepGroupSizes, both a CounterStore):
+// invitegate.group_sizes keeps every group's size with the stream sequence
+// it covers, so sizes outlive restarts and the stream's history and an idle
+// group can leave memory; invitegate.stats_counters holds the top keys of
+// each statistic for analysts. Memory is bounded by Config.MaxKeys: past
+// it the least recently active keys are forgotten.
+//
 //	a, err := stats.New(stats.Config{}, nc, js, logger, reg)
 //	err = a.Start(ctx) // reads, then publishes every 200ms
 //	defer a.Stop(ctx)
