@@ -98,3 +98,23 @@ func TestAppendEventRefusesUnencodableTimes(t *testing.T) {
 	require.Equal(t, ev.ID, events[0].ID)
 	require.True(t, ev.EventTime.Equal(*events[0].EventTime))
 }
+
+func TestAppendJSONString(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"", "plain", `quote " backslash \`, "<a href='x'>&</a>", "\x00\x01\b\f\n\r\t\x1f\x7f",
+		"héllo wörld 日本", "bad \xff utf8 \xc3", "line\u2028para\u2029", "emoji 😀"} {
+		requireStringLikeJSON(t, s)
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	f.Add("You cannot invite users right now.")
+	f.Add("<>&\"\\\x00\u2028\xff")
+	f.Fuzz(requireStringLikeJSON)
+}
+
+func requireStringLikeJSON(t *testing.T, s string) {
+	want, err := json.Marshal(s)
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(AppendJSONString(nil, s)), "%q", s)
+}

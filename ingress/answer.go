@@ -91,14 +91,14 @@ func appendAnswer(b []byte, code int, info string, refused []decider.Refusal) []
 	b = append(b, `{"ActionStatus":"OK","ErrorCode":`...)
 	b = strconv.AppendInt(b, int64(code), 10)
 	b = append(b, `,"ErrorInfo":`...)
-	b = appendJSONString(b, info)
+	b = decider.AppendJSONString(b, info)
 	if len(refused) > 0 {
 		b = append(b, `,"RefusedMembers_Account":[`...)
 		for i, r := range refused {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, r.Member)
+			b = decider.AppendJSONString(b, r.Member)
 		}
 		b = append(b, ']')
 	}
@@ -108,7 +108,7 @@ func appendAnswer(b []byte, code int, info string, refused []decider.Refusal) []
 // appendFail appends an error answer.
 func appendFail(b []byte, info string) []byte {
 	b = append(b, `{"ActionStatus":"FAIL","ErrorCode":1,"ErrorInfo":`...)
-	b = appendJSONString(b, info)
+	b = decider.AppendJSONString(b, info)
 	return append(b, '}')
 }
 
@@ -153,8 +153,3 @@ func writeFail(w http.ResponseWriter, e *callbackError) {
 	writeAnswer(w, e.status, *bp)
 	putBuf(bp)
 }
-
-// appendJSONString appends s as a JSON string exactly as encoding/json
-// encodes it (the one implementation lives in decider, beside the event
-// encoder).
-func appendJSONString(b []byte, s string) []byte { return decider.AppendJSONString(b, s) }
