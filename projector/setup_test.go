@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/cmd/natsconn"
+	"github.com/invitegate/invitegate/cmd/natsconn/natstest"
 	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/migrations"
 	"github.com/invitegate/invitegate/migrations/pgtest"
@@ -43,15 +44,9 @@ func setup(t *testing.T) *bundle {
 	if testing.Verbose() {
 		b.logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	srv, err := natsconn.StartEmbedded(natsconn.EmbeddedConfig{StoreDir: t.TempDir()}, nil)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	b.srv = srv
+	b.srv = natstest.Start(t, "")
 	b.js = b.connect(t)
-	_, err = natsconn.EnsureEventStream(context.Background(), b.js, natsconn.EventStreamConfig{})
+	_, err := natsconn.EnsureEventStream(context.Background(), b.js, natsconn.EventStreamConfig{})
 	require.NoError(t, err)
 	b.pool = newPool(t, b.dsn)
 	b.cfg = projector.Config{

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
+	"github.com/invitegate/invitegate/cmd/natsconn/natstest"
 	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/ingress/policyfeed"
 )
@@ -32,14 +32,8 @@ type cliBundle struct {
 
 func setupCLI(t testing.TB) *cliBundle {
 	t.Helper()
-	srv, err := natsconn.StartEmbedded(natsconn.EmbeddedConfig{StoreDir: t.TempDir(), ListenAddr: "127.0.0.1:0"}, nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	nc, err := natsconn.Connect(context.Background(), natsconn.Config{}, srv, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	srv := natstest.Start(t, "127.0.0.1:0")
+	_, js := natstest.Connect(t, srv)
 	return &cliBundle{env: map[string]string{"INVITEGATE_NATS_URL": srv.ClientURL(), "INVITEGATE_SDKAPPID": demoApp,
 		"USER": "tester"}, js: js, dir: t.TempDir()}
 }

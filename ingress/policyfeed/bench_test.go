@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/cmd/natsconn"
+	"github.com/invitegate/invitegate/cmd/natsconn/natstest"
 	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/ingress/policyfeed"
 	"github.com/invitegate/invitegate/projector/policylog"
@@ -25,9 +26,7 @@ const benchApp = "1400000000"
 // replica has its own connection.
 func benchServer(b *testing.B) func() jetstream.JetStream {
 	b.Helper()
-	srv, err := natsconn.StartEmbedded(natsconn.EmbeddedConfig{StoreDir: b.TempDir(), ListenAddr: "127.0.0.1:0"}, nil)
-	require.NoError(b, err)
-	b.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	srv := natstest.Start(b, "127.0.0.1:0")
 	return func() jetstream.JetStream {
 		nc, err := natsconn.Connect(context.Background(), natsconn.Config{URL: srv.ClientURL()}, nil, slog.New(slog.DiscardHandler))
 		require.NoError(b, err)

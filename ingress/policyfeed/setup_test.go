@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/cmd/natsconn"
+	"github.com/invitegate/invitegate/cmd/natsconn/natstest"
 	"github.com/invitegate/invitegate/decider"
 )
 
@@ -71,20 +72,10 @@ func setup(t testing.TB) *bundle {
 	require.NoError(t, err)
 	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
 	b.srv = srv
-	b.nc, b.js = connect(t, srv)
+	b.nc, b.js = natstest.Connect(t, srv)
 	b.log, err = OpenLog(context.Background(), b.js, testApp, natsconn.PolicyStreamConfig{})
 	require.NoError(t, err)
 	return b
-}
-
-func connect(t testing.TB, srv *server.Server) (*nats.Conn, jetstream.JetStream) {
-	t.Helper()
-	nc, err := natsconn.Connect(context.Background(), natsconn.Config{}, srv, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	return nc, js
 }
 
 func parseDoc(t testing.TB, yaml string) *decider.Document {

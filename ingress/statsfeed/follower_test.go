@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
+	"github.com/invitegate/invitegate/cmd/natsconn/natstest"
 	"github.com/invitegate/invitegate/decider"
 )
 
@@ -38,12 +38,7 @@ type bundle struct {
 // whose engine has a policy reading operator_invites_1h and group_size.
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	srv, err := natsconn.StartEmbedded(natsconn.EmbeddedConfig{StoreDir: t.TempDir()}, nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	nc, err := natsconn.Connect(context.Background(), natsconn.Config{}, srv, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
+	nc, _ := natstest.Connect(t, natstest.Start(t, ""))
 	doc, err := decider.ParseDocument([]byte(`
 apiVersion: invitegate/v1
 rules:

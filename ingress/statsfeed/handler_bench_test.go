@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
+	"github.com/invitegate/invitegate/cmd/natsconn/natstest"
 	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/ingress"
 )
@@ -96,12 +96,7 @@ func BenchmarkHandlerStats(b *testing.B) {
 // feedTable makes a Table of 1,000,000 operators the engine's source and
 // publishes 200 updates every 10ms until the returned func is called.
 func feedTable(b *testing.B, engine *decider.Engine) func() {
-	srv, err := natsconn.StartEmbedded(natsconn.EmbeddedConfig{StoreDir: b.TempDir()}, nil)
-	require.NoError(b, err)
-	b.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	nc, err := natsconn.Connect(context.Background(), natsconn.Config{}, srv, slog.New(slog.DiscardHandler))
-	require.NoError(b, err)
-	b.Cleanup(nc.Close)
+	nc, _ := natstest.Connect(b, natstest.Start(b, ""))
 	table := NewTable()
 	now := time.Now()
 	for i := range 1_000_000 {

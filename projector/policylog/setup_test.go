@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/cmd/natsconn"
+	"github.com/invitegate/invitegate/cmd/natsconn/natstest"
 	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/ingress/policyfeed"
 	"github.com/invitegate/invitegate/migrations/pgtest"
@@ -35,16 +36,10 @@ type bundle struct {
 // setup starts an in-process JetStream server on a temp store.
 func setup(t testing.TB, apps ...string) *bundle {
 	t.Helper()
-	srv, err := natsconn.StartEmbedded(natsconn.EmbeddedConfig{StoreDir: t.TempDir()}, nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	nc, err := natsconn.Connect(context.Background(), natsconn.Config{}, srv, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	b := &bundle{logs: map[string]*policyfeed.Log{}}
-	b.js, err = jetstream.New(nc)
-	require.NoError(t, err)
+	_, js := natstest.Connect(t, natstest.Start(t, ""))
+	b := &bundle{logs: map[string]*policyfeed.Log{}, js: js}
 	for _, app := range apps {
+		var err error
 		b.logs[app], err = policyfeed.OpenLog(context.Background(), b.js, app, natsconn.PolicyStreamConfig{})
 		require.NoError(t, err)
 	}

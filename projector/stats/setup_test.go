@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/cmd/natsconn"
+	"github.com/invitegate/invitegate/cmd/natsconn/natstest"
 	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/ingress/statsfeed"
 	"github.com/invitegate/invitegate/migrations/pgtest"
@@ -41,15 +42,9 @@ type bundle struct {
 // real time, and the aggregator's rebuild starts 24h before the clock.
 func setup(t testing.TB) *bundle {
 	t.Helper()
-	srv, err := natsconn.StartEmbedded(natsconn.EmbeddedConfig{StoreDir: t.TempDir()}, nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	nc, err := natsconn.Connect(context.Background(), natsconn.Config{}, srv, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	_, err = natsconn.EnsureEventStream(context.Background(), js, natsconn.EventStreamConfig{})
+	srv := natstest.Start(t, "")
+	nc, js := natstest.Connect(t, srv)
+	_, err := natsconn.EnsureEventStream(context.Background(), js, natsconn.EventStreamConfig{})
 	require.NoError(t, err)
 	return &bundle{srv: srv, nc: nc, js: js, clock: &clock{t: time.Now().UTC().Truncate(time.Minute)}}
 }
