@@ -86,7 +86,8 @@ rules:
 			}
 		}
 	}
-	rep := bgWait(t, bg)
+	bg.wait(t)
+	rep := bg.rep
 	pm, err := faults.Scrape(c.ctx, c.projector.MetricsURL())
 	require.NoError(t, err)
 	slices.Sort(took)
@@ -98,13 +99,6 @@ rules:
 		pm["invitegate_stats_aggregated_events_total"], pm[`invitegate_stats_aggregator_keys{subject="operator"}`],
 		pm[`invitegate_stats_aggregator_keys{subject="member"}`], pm[`invitegate_stats_aggregator_keys{subject="group"}`],
 		pm["go_memstats_heap_inuse_bytes"]/1e6)
-}
-
-// bgWait waits for a background load run and returns its report.
-func bgWait(t *testing.T, l *loadRun) *loadgen.Report {
-	t.Helper()
-	l.wait(t)
-	return l.rep
 }
 
 // statsMetrics picks the statistics' metrics out of a scrape.
