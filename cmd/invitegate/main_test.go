@@ -137,13 +137,20 @@ func TestValidateApp(t *testing.T) {
 	require.NoError(t, err)
 	in := &ingressOptions{failMode: "open"}
 	in.cfg.SdkAppID = "1"
-	for name, c := range map[string]appConfig{
-		"run":              {ingress: in, nats: &natsOptions{}, outbox: &outboxOptions{}, projector: &projectorOptions{}},
-		"ingress":          {ingress: in, nats: &natsOptions{}, outbox: &outboxOptions{}},
-		"ingress-no-event": {ingress: in},
-		"projector":        {nats: &natsOptions{}, projector: &projectorOptions{}, admin: &adminOptions{}},
-	} {
+	configs := natsRoles(in)
+	configs["ingress-no-event"] = appConfig{ingress: in}
+	for name, c := range configs {
 		require.NoError(t, fx.ValidateApp(appOptions(c, logger)...), name)
+	}
+}
+
+// natsRoles returns the configuration of each role with NATS: run,
+// ingress (with in) and projector.
+func natsRoles(in *ingressOptions) map[string]appConfig {
+	return map[string]appConfig{
+		"run":       {ingress: in, nats: &natsOptions{}, outbox: &outboxOptions{}, projector: &projectorOptions{}},
+		"ingress":   {ingress: in, nats: &natsOptions{}, outbox: &outboxOptions{}},
+		"projector": {nats: &natsOptions{}, projector: &projectorOptions{}, admin: &adminOptions{}},
 	}
 }
 

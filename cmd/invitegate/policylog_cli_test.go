@@ -229,11 +229,7 @@ func TestValidateAppWithPolicyLog(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
 	in := &ingressOptions{failMode: "open", policyFile: "../../deploy/policy/example.yaml"}
 	in.cfg.SdkAppID = "1"
-	for name, c := range map[string]appConfig{
-		"run":       {ingress: in, nats: &natsOptions{}, outbox: &outboxOptions{}, projector: &projectorOptions{}},
-		"ingress":   {ingress: in, nats: &natsOptions{}, outbox: &outboxOptions{}},
-		"projector": {nats: &natsOptions{}, projector: &projectorOptions{}, admin: &adminOptions{}},
-	} {
+	for name, c := range natsRoles(in) {
 		pl := &policyOptions{ingress: true, projector: true, startWait: time.Second}
 		c.policy = pl.enable(c, t.TempDir())
 		require.NotNil(t, c.policy, name)

@@ -16,11 +16,7 @@ func TestValidateAppWithStats(t *testing.T) {
 	require.NoError(t, err)
 	in := &ingressOptions{failMode: "open"}
 	in.cfg.SdkAppID = "1"
-	for name, c := range map[string]appConfig{
-		"run":       {ingress: in, nats: &natsOptions{}, outbox: &outboxOptions{}, projector: &projectorOptions{}},
-		"ingress":   {ingress: in, nats: &natsOptions{}, outbox: &outboxOptions{}},
-		"projector": {nats: &natsOptions{}, projector: &projectorOptions{}, admin: &adminOptions{}},
-	} {
+	for name, c := range natsRoles(in) {
 		so := newStatsOptions(true, true)
 		c.stats = so.enable(c)
 		require.NotNil(t, c.stats, name)
