@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/invitegate/invitegate/cmd/natsconn"
 	"github.com/invitegate/invitegate/decider"
@@ -28,7 +27,6 @@ type ingressOptions struct {
 	policyFile string
 	failMode   string
 	eventsOff  bool
-	stopAfter  time.Duration
 }
 
 func (o *ingressOptions) register(f *flags) {
