@@ -25,6 +25,7 @@ type Compactor struct {
 	m      *metrics
 	run    runner
 	done   atomic.Uint64 // the checkpoint last written
+	read   atomic.Uint64 // seen, for readers outside the run goroutine
 
 	// Owned by the run goroutine.
 	stores     natsconn.PolicyStores
@@ -131,6 +132,7 @@ func (c *Compactor) apply(ctx context.Context, rec policyfeed.Record) error {
 		c.apps[rec.App] = a
 	}
 	c.seen = rec.Seq
+	c.read.Store(rec.Seq)
 	if _, err := a.fold.ApplyEvent(rec.Kind, rec.Data, rec.Seq); errors.Is(err, decider.ErrOutOfOrder) {
 		return nil // its snapshot already covers it
 	}

@@ -37,6 +37,9 @@ func TestCompactionPlusReplayEqualsFullReplay(t *testing.T) {
 	bad := b.publishRaw(t, "app1", decider.ChangeListAdded, `{"kind":"list.added","list":"ghost","ids":["x"]}`)
 	c := startCompactor(t, b.js, Config{CompactEvery: 7})
 	waitCompacted(t, c, bad-bad%7)
+	// Stop compacts what was read; wait until that is everything (a loaded
+	// machine can leave the reader behind the last compaction).
+	require.Eventually(t, func() bool { return c.read.Load() >= bad }, 20*time.Second, 5*time.Millisecond)
 	require.NoError(t, c.Stop(ctx))
 	require.Equal(t, bad, c.Compacted(), "Stop compacts what is pending")
 
