@@ -14,13 +14,18 @@ import (
 type Config struct {
 	// DataDir holds the spool, under DataDir/spool. Default "./.data".
 	DataDir string
-	// MaxBatchEvents seals a batch at this many events. Default 256.
+	// MaxBatchEvents seals a batch at this many events. Default 1024.
 	MaxBatchEvents int
 	// MaxBatchBytes seals a batch before its body would exceed this size.
 	// Default 512 KiB; keep it under the server's max_payload (1 MiB by
 	// default): a batch the server refuses as too large is split in two.
 	MaxBatchBytes int
-	// BatchDelay seals a batch this long after its first event. Default 5 ms.
+	// BatchDelay seals a batch this long after its first event. Default
+	// 20 ms. It sets how many messages a busy subject costs the server: one
+	// per BatchDelay, each an fsync with sync_interval: always (0.75–0.85
+	// ms of the server's CPU here, against about 2 µs per event). It is also
+	// what a killed process loses at most besides the batches in flight:
+	// the open batch lives only in memory.
 	BatchDelay time.Duration
 	// MaxInFlight is how many batches await their PubAck at once. Default 32.
 	MaxInFlight int
@@ -60,9 +65,9 @@ type Config struct {
 // Defaults.
 const (
 	DefaultDataDir           = "./.data"
-	DefaultMaxBatchEvents    = 256
+	DefaultMaxBatchEvents    = 1024
 	DefaultMaxBatchBytes     = 512 << 10
-	DefaultBatchDelay        = 5 * time.Millisecond
+	DefaultBatchDelay        = 20 * time.Millisecond
 	DefaultMaxInFlight       = 32
 	DefaultAckTimeout        = 5 * time.Second
 	DefaultRetryMinBackoff   = 50 * time.Millisecond

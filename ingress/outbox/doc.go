@@ -17,7 +17,10 @@
 // and Nats-Expected-Stream. So one publish, one PubAck, one fsync and one
 // dedup entry cover up to MaxBatchEvents callbacks: a server fsyncing every
 // message (about 1,000 one-event messages/s in BenchmarkThroughput here)
-// still takes tens of thousands of events per second. When publishers are
+// still takes tens of thousands of events per second. Under load BatchDelay
+// (20 ms) seals first, so a busy subject costs the server one message per
+// BatchDelay whatever the callback rate; the open batch is also what a
+// killed process loses besides the batches in flight. When publishers are
 // busy, the next ready batches of the same subject are merged into the one
 // being dispatched (never a batch already sent), so batches grow with load.
 //

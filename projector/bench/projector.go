@@ -25,7 +25,9 @@ type ProjectorConfig struct {
 	// Events is how many invite events to pre-fill and drain. Default 200,000.
 	Events int
 	// EventsPerMessage is the NDJSON batch size of each NATS message.
-	// Default 256, the outbox's MaxBatchEvents.
+	// Default 256: smaller than most batches the outbox seals under load
+	// (up to 1024 events or 512 KiB), so the per-message work is not
+	// understated.
 	EventsPerMessage int
 	// ServerURL is the PostgreSQL server, without a database name; the
 	// benchmark creates a database invitegate_bench_<random> there and
