@@ -157,8 +157,9 @@ func (r *report) writeE2E(w func(string, ...any)) {
 	w("| answer -> visible (commit) | %.1f | %.1f | %.1f |", pct(e.visibleMs, .5), pct(e.visibleMs, .99), pct(e.visibleMs, 1))
 	w("| answer -> projected_at (lower bound) | %.1f | %.1f | %.1f |", pct(e.projectedMs, .5), pct(e.projectedMs, .99), pct(e.projectedMs, 1))
 	w("")
-	w("Answered %d of %d (achieved %.0f/s, answer p99 %.2f ms); visible %d. Bar: p99 < 1 s: %s.",
-		e.answered, e.report.Attempted+e.report.Missed, e.report.AchievedRate, e.report.Latency.P99Ms, e.visible,
+	w("Answered %d of %d (never sent: %d, errors: %v; achieved %.0f/s, answer p99 %.2f ms); visible %d. Bar: p99 < 1 s: %s.",
+		e.answered, e.report.Attempted+e.report.Missed, e.report.Missed, e.report.Errors,
+		e.report.AchievedRate, e.report.Latency.P99Ms, e.visible,
 		verdict(e.visible == e.answered && pct(e.visibleMs, .99) < 1000))
 	if len(e.notVisibleExamples) > 0 {
 		w("Not visible within 30 s of the end: %v", e.notVisibleExamples)
