@@ -25,13 +25,12 @@ type Compactor struct {
 	m      *metrics
 	run    runner
 	done   atomic.Uint64 // the checkpoint last written
-	read   atomic.Uint64 // seen, for readers outside the run goroutine
+	seen   atomic.Uint64 // stream sequence of the last event folded (written by the run goroutine)
 
 	// Owned by the run goroutine.
 	stores     natsconn.PolicyStores
 	apps       map[string]*appFold
-	seen       uint64 // stream sequence of the last event folded
-	pending    int    // events since the last compaction
+	pending    int // events since the last compaction
 	firstSince time.Time
 }
 
@@ -79,7 +78,8 @@ func (c *Compactor) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.apps, c.seen, c.pending, c.firstSince = map[string]*appFold{}, checkpoint, 0, time.Time{}
+	c.apps, c.pending, c.firstSince = map[string]*appFold{}, 0, time.Time{}
+	c.seen.Store(checkpoint)
 	c.done.Store(checkpoint)
 	rd, err := policyfeed.NewReader(setup, c.stores.Stream, decider.PolicySubjects, checkpoint+1)
 	if err != nil {
@@ -131,8 +131,7 @@ func (c *Compactor) apply(ctx context.Context, rec policyfeed.Record) error {
 		a = &appFold{fold: decider.NewFold(snap, pos)}
 		c.apps[rec.App] = a
 	}
-	c.seen = rec.Seq
-	c.read.Store(rec.Seq)
+	c.seen.Store(rec.Seq)
 	if _, err := a.fold.ApplyEvent(rec.Kind, rec.Data, rec.Seq); errors.Is(err, decider.ErrOutOfOrder) {
 		return nil // its snapshot already covers it
 	}
@@ -150,14 +149,14 @@ func (c *Compactor) compact(ctx context.Context) error {
 	if c.pending == 0 {
 		return nil
 	}
-	start := time.Now()
+	start, seen := time.Now(), c.seen.Load()
 	for app, a := range c.apps {
 		if !a.dirty {
 			continue
 		}
 		if s := a.fold.Snapshot(); s != nil {
 			sctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-			err := policyfeed.SaveSnapshot(sctx, c.stores.Snapshots, app, s, c.seen)
+			err := policyfeed.SaveSnapshot(sctx, c.stores.Snapshots, app, s, seen)
 			cancel()
 			if err != nil {
 				c.m.compactions.WithLabelValues("error").Inc()
@@ -168,14 +167,14 @@ func (c *Compactor) compact(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
-	if err := policyfeed.SaveCheckpoint(sctx, c.stores.Snapshots, c.seen); err != nil {
+	if err := policyfeed.SaveCheckpoint(sctx, c.stores.Snapshots, seen); err != nil {
 		c.m.compactions.WithLabelValues("error").Inc()
 		return err
 	}
 	c.m.compactions.WithLabelValues("ok").Inc()
-	c.m.position.Set(float64(c.seen))
-	c.done.Store(c.seen)
-	c.logger.Info("policy snapshots compacted", "position", c.seen, "events", c.pending, "took", time.Since(start).String())
+	c.m.position.Set(float64(seen))
+	c.done.Store(seen)
+	c.logger.Info("policy snapshots compacted", "position", seen, "events", c.pending, "took", time.Since(start).String())
 	c.pending, c.firstSince = 0, time.Time{}
 	return nil
 }

@@ -39,7 +39,7 @@ func TestCompactionPlusReplayEqualsFullReplay(t *testing.T) {
 	waitCompacted(t, c, bad-bad%7)
 	// Stop compacts what was read; wait until that is everything (a loaded
 	// machine can leave the reader behind the last compaction).
-	require.Eventually(t, func() bool { return c.read.Load() >= bad }, 20*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return c.seen.Load() >= bad }, 20*time.Second, 5*time.Millisecond)
 	require.NoError(t, c.Stop(ctx))
 	require.Equal(t, bad, c.Compacted(), "Stop compacts what is pending")
 
