@@ -27,7 +27,7 @@ const (
 // member and a group winHour; a group also its size.
 type counter struct {
 	w      windows
-	size   int64  // groups: members now in the group (once based)
+	size   int64  // groups: members now in the group; 0 until based (its changes wait in Counters.deltas), so not published before
 	sizeAt uint64 // groups: the stream sequence the stored base size covers; events up to it are in it already
 	pub    [3]int64
 	last   uint32 // minute of the key's latest event
@@ -383,9 +383,6 @@ func (ct *counter) evictable() bool { return ct.based && ct.saved == sizeSaved }
 func (c *Counters) emit(s decider.StatSubject, k key, ct *counter, now nowBuckets, full bool, emit func(decider.StatUpdate)) {
 	vals := ct.values(s, now)
 	for i, st := range subjectStats[s] {
-		if s == decider.SubjectGroup && i == sizeSlot && !ct.based {
-			continue // published once the stored base is in
-		}
 		if vals[i] != ct.pub[i] || (full && vals[i] != 0) {
 			emit(decider.StatUpdate{Stat: st, App: c.appNames[k.app], Key: k.id, Value: vals[i]})
 			ct.pub[i] = vals[i]

@@ -56,7 +56,7 @@ func (c *Counters) Top(now time.Time, k int) []decider.StatUpdate {
 		for key, ct := range c.subj[s] {
 			vals := ct.values(subj, nb)
 			for i, st := range subjectStats[s] {
-				if vals[i] == 0 || subj == decider.SubjectGroup && i == sizeSlot && !ct.based {
+				if vals[i] == 0 { // also an unbased group's size
 					continue
 				}
 				as := appStat{key.app, st}
