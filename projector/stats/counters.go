@@ -115,11 +115,16 @@ func (c *Counters) get(s decider.StatSubject, app uint32, id string, minute uint
 		}
 	}
 	ct.last = max(ct.last, minute)
+	c.markDirty(s, k, ct)
+	return k, ct
+}
+
+// markDirty lists ct for the next Changes.
+func (c *Counters) markDirty(s decider.StatSubject, k key, ct *counter) {
 	if !ct.dirty {
 		ct.dirty = true
 		c.dirty = append(c.dirty, dirtyKey{s, k})
 	}
-	return k, ct
 }
 
 // Apply counts one event, read at stream sequence seq, at its receive time
@@ -219,10 +224,7 @@ func (c *Counters) Base(n int, stored map[GroupKey]GroupSize) {
 		if changed {
 			c.markUnsaved(k, g)
 		}
-		if !g.dirty {
-			g.dirty = true
-			c.dirty = append(c.dirty, dirtyKey{decider.SubjectGroup, k})
-		}
+		c.markDirty(decider.SubjectGroup, k, g)
 	}
 	c.unbased = shrink(append(c.unbased[:0], c.unbased[n:]...))
 	if len(c.deltas) == 0 {
