@@ -55,11 +55,29 @@ type queued struct {
 
 // newInviteWrites prepares the writes of invites, all new.
 func newInviteWrites(invites []*event) *inviteWrites {
-	w := &inviteWrites{invites: invites}
+	if len(invites) == 0 {
+		return &inviteWrites{}
+	}
+	return freshWrites(invites, inviteCopy(invites))
+}
+
+// onlyNew returns w for the new invites among its own; its event data
+// stays that of all.
+func (w *inviteWrites) onlyNew(fresh []*event) *inviteWrites {
+	if len(fresh) == len(w.invites) {
+		return w
+	}
+	return freshWrites(fresh, w.events)
+}
+
+// freshWrites prepares the members and rollups of invites, all new, beside
+// events, the COPY data of all the batch's invites.
+func freshWrites(invites []*event, events []byte) *inviteWrites {
+	w := &inviteWrites{invites: invites, events: events}
 	if len(invites) == 0 {
 		return w
 	}
-	w.events, w.members = inviteCopy(invites), memberCopy(invites)
+	w.members = memberCopy(invites)
 	ru := newRollups()
 	for _, ev := range invites {
 		ru.add(&ev.Event)
@@ -72,17 +90,6 @@ func newInviteWrites(invites []*event) *inviteWrites {
 	w.rollups = []queued{{upsertOperatorsSQL, ru.operatorColumns()}, {upsertRulesSQL, ru.ruleColumns()},
 		{upsertHourlySQL, ru.hourlyColumns()}}
 	return w
-}
-
-// onlyNew returns w for the new invites among its own; its event data
-// stays that of all.
-func (w *inviteWrites) onlyNew(fresh []*event) *inviteWrites {
-	if len(fresh) == len(w.invites) {
-		return w
-	}
-	n := newInviteWrites(fresh)
-	n.events = w.events
-	return n
 }
 
 // writeBatchWith is writeBatch with insert storing the invites of w and
