@@ -202,10 +202,8 @@ func insertMemberships(ctx context.Context, tx pgx.Tx, evs []*event) (map[string
 // redelivered messages.
 func sendTail(ctx context.Context, tx pgx.Tx, r *batchRows, w *inviteWrites) error {
 	b := &pgx.Batch{}
-	if len(w.invites) > 0 {
-		for _, q := range w.rollups {
-			b.Queue(q.sql, q.args...)
-		}
+	for _, q := range w.rollups { // none without new invites
+		b.Queue(q.sql, q.args...)
 	}
 	for i := range r.bad {
 		r.bad[i].queue(b)
