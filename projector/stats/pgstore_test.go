@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/decider"
-	"github.com/invitegate/invitegate/migrations/pgtest"
 )
 
 type topRow struct {
@@ -63,10 +62,9 @@ func TestTopCountersInPostgres(t *testing.T) {
 
 func TestCounterStoreDatabaseDown(t *testing.T) {
 	t.Parallel()
-	pool, err := pgxpool.New(context.Background(), pgtest.NewMigrated(t))
-	require.NoError(t, err)
+	pool := pool(t)
 	pool.Close()
-	err = NewCounterStore(pool, nil).WriteTop(context.Background(), []decider.StatUpdate{{Stat: decider.StatGroupSize, App: "a", Key: "g", Value: 1}})
+	err := NewCounterStore(pool, nil).WriteTop(context.Background(), []decider.StatUpdate{{Stat: decider.StatGroupSize, App: "a", Key: "g", Value: 1}})
 	require.ErrorContains(t, err, "write stats counters")
 }
 
@@ -144,15 +142,14 @@ func TestSaveGroupSizesKeepsTheFurtherSize(t *testing.T) {
 func TestGroupStoreDown(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	pool, err := pgxpool.New(context.Background(), pgtest.NewMigrated(t))
-	require.NoError(t, err)
+	pool := pool(t)
 	pool.Close()
 	table, _ := b.follower(t)
 	a := b.storedAggregator(t, pool)
 	now := b.clock.Now()
 	b.publish(t, invite(now, "a", "g", "alice", decider.OutcomeAllow, "m1"))
 	require.Eventually(t, func() bool { return a.Value(decider.StatOperatorInvites1h, "a", "alice") == 1 }, 5*time.Second, 5*time.Millisecond)
-	err = a.Flush(context.Background())
+	err := a.Flush(context.Background())
 	require.ErrorContains(t, err, "load group sizes")
 	require.Eventually(t, func() bool { return table.Stat(decider.StatOperatorInvites1h, "a", "alice") == 1 }, 5*time.Second, 5*time.Millisecond)
 	require.Zero(t, table.Stat(decider.StatGroupSize, "a", "g"))
