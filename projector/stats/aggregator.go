@@ -30,7 +30,7 @@ type Aggregator struct {
 	logger  *slog.Logger
 	metrics *metrics
 
-	mu         sync.Mutex // guards counters, caughtUp, lastScan, lastFull
+	mu         sync.Mutex // guards counters, caughtUp, lastScan, lastFull, pos
 	counters   *Counters
 	caughtUp   bool
 	caughtUpCh chan struct{}
