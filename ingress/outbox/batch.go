@@ -59,7 +59,8 @@ func (b *batch) release() {
 func (b *batch) mergeable() bool { return !b.sent && b.seg == nil }
 
 // absorb appends c's events to b when both are mergeable, of one subject,
-// and the result stays within the limits.
+// and the result stays within the limits; c is then spent, and its body
+// recycled.
 func (b *batch) absorb(c *batch, maxEvents, maxBytes int) bool {
 	if !b.mergeable() || !c.mergeable() || b.subject != c.subject ||
 		b.events+c.events > maxEvents || len(b.data)+len(c.data) > maxBytes {
@@ -67,6 +68,7 @@ func (b *batch) absorb(c *batch, maxEvents, maxBytes int) bool {
 	}
 	b.data = append(b.data, c.data...)
 	b.events += c.events
+	c.release()
 	return true
 }
 
