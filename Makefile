@@ -50,10 +50,10 @@ clean:
 	rm -rf bin .data
 
 docs: ## regenerate README.md's configuration reference from the flags
-	$(GO) run ./cmd/invitegate docs README.md
+	$(GO) run ./cmd/invitegate docs cmd/invitegate/README.md
 
 # --- Proofs (issue 6): fault suite, soak, side-by-side benchmarks. Appended by the
-# faults/bench work; knobs are environment variables (see cmd/faults/cluster_test.go):
+# faults/bench work; knobs are environment variables (see cmd/internal/faults/cluster_test.go):
 # FAULTS_FUZZ_BODIES (1000000), FAULTS_RATE (300/s), FAULTS_OUTAGE (30s),
 # FAULTS_PROJECTOR_KILLS (10), FAULTS_DRAIN (3m), FAULTS_MAX_RSS_MB (512).
 FAULTS_LOG ?= $(or $(TMPDIR),/tmp)/invitegate-faults.log
@@ -63,20 +63,20 @@ FAULTS_PARALLEL ?= 2
 
 test-faults: ## fault suite: 7 scenarios under load (nats-server, ingress, projector as child processes; PostgreSQL)
 	@echo "fault suite: log in $(FAULTS_LOG)"
-	@$(GO) test -tags faults -count=1 -timeout 40m -v -parallel $(FAULTS_PARALLEL) -run '^TestFault' ./cmd/faults \
+	@$(GO) test -tags faults -count=1 -timeout 40m -v -parallel $(FAULTS_PARALLEL) -run '^TestFault' ./cmd/internal/faults \
 		> $(FAULTS_LOG) 2>&1; status=$$?; \
 	grep -E '^(faults: |--- |FAIL|ok |panic)|Error:|Messages:' $(FAULTS_LOG); exit $$status
 
 soak: ## 30 min at 1,000 callbacks/s: heap, goroutines, fds and p99 flat, zero loss (not in CI)
-	$(GO) test -tags soak -count=1 -timeout 50m -v -run '^TestSoak$$' ./cmd/faults
+	$(GO) test -tags soak -count=1 -timeout 50m -v -run '^TestSoak$$' ./cmd/internal/faults
 
 .PHONY: bench-throttle
 bench-throttle: ## stats bar: time to throttle a flooder under 2,000 callbacks/s of loadgen background, separate processes (THROTTLE_RATE, THROTTLE_ROUNDS)
-	@$(GO) test -tags soak -count=1 -timeout 20m -v -run '^TestThrottle$$' ./cmd/faults > $(FAULTS_LOG) 2>&1; status=$$?; \
+	@$(GO) test -tags soak -count=1 -timeout 20m -v -run '^TestThrottle$$' ./cmd/internal/faults > $(FAULTS_LOG) 2>&1; status=$$?; \
 	grep -E '^(throttle: |--- |FAIL|ok |panic)|Error:|Messages:' $(FAULTS_LOG); exit $$status
 
 bench-compare: ## side by side in one run: ingress events on/off, bare net/http, OPA; end-to-end p99; writes deploy/bench/<date>-compare.md
-	$(GO) run ./deploy/bench/compare
+	$(GO) run ./cmd/invitegate-dev
 
 .PHONY: bench-policy
 bench-policy: ## policy log bars: propagation p99 (3 replicas), 1,000,000-id list add, decisions on it, restart with 100,000 events

@@ -87,7 +87,7 @@ func TestAlertRules(t *testing.T) {
 func runbookText(t *testing.T) []string {
 	t.Helper()
 	var anchors []string
-	for _, p := range []string{"../README.md"} {
+	for _, p := range []string{"README.md"} {
 		data, err := os.ReadFile(p)
 		if os.IsNotExist(err) {
 			continue

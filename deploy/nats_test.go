@@ -15,8 +15,8 @@ import (
 	"github.com/nats-io/nkeys"
 	"github.com/stretchr/testify/require"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/migrations/natsconn"
 )
 
 // natsSetup is a NATS server started from a shipped configuration, and how

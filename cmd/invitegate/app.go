@@ -12,10 +12,10 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
 	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/ingress"
 	"github.com/invitegate/invitegate/ingress/outbox"
+	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/invitegate/invitegate/projector"
 )
 

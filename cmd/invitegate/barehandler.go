@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/invitegate/invitegate/cmd/barehandler"
+	"github.com/invitegate/invitegate/cmd/internal/barehandler"
 )
 
 // cmdBarehandler serves the bare net/http baseline of the benchmarks

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/invitegate/invitegate/decider"
-	"github.com/invitegate/invitegate/ingress/policyfeed"
+	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
 // Batching of `list add` and `list remove`: one event holds at most this
@@ -53,7 +53,7 @@ func cmdListChange(ctx context.Context, e env, args []string, kind string) error
 			"from stdin, one per line (blank lines and lines starting with # are skipped). Every id is\n"+
 			"checked before anything is published; ids go out in batches of --batch-ids.",
 		true, func(f *flags) { f.Int(&batch, "batch-ids", defaultBatchIDs, "most ids in one event") },
-		func(ctx context.Context, o *logCLIOptions, log *policyfeed.Log, rest []string) error {
+		func(ctx context.Context, o *logCLIOptions, log *policystore.Log, rest []string) error {
 			if len(rest) < 2 {
 				return usagef("list %s: want NAME and at least one ID (or -)", sub)
 			}
@@ -115,7 +115,7 @@ func readIDs(args []string, stdin io.Reader) ([]string, error) {
 
 // checkListInForce refuses a list the policy in force lacks: the replicas
 // would reject the events.
-func checkListInForce(ctx context.Context, log *policyfeed.Log, name string) error {
+func checkListInForce(ctx context.Context, log *policystore.Log, name string) error {
 	doc, err := log.Document(ctx)
 	if err != nil {
 		return err
@@ -125,7 +125,7 @@ func checkListInForce(ctx context.Context, log *policyfeed.Log, name string) err
 
 // publishIDs publishes ids in events of at most batch ids and
 // maxEventBytes, and returns the first and last revisions.
-func publishIDs(ctx context.Context, log *policyfeed.Log, o *logCLIOptions, kind, list string, ids []string, batch int) (first, last uint64, events int, err error) {
+func publishIDs(ctx context.Context, log *policystore.Log, o *logCLIOptions, kind, list string, ids []string, batch int) (first, last uint64, events int, err error) {
 	for len(ids) > 0 {
 		n, size := 0, 0
 		for n < len(ids) && n < batch && size+len(ids[n])+3 <= maxEventBytes {
@@ -152,7 +152,7 @@ func cmdListShow(ctx context.Context, e env, args []string) error {
 		"Prints the entries of the list NAME in the policy in force (or as of --revision N), sorted,\n"+
 			"one per line: what list add and list remove made of it.",
 		false, func(f *flags) { f.Uint64(&rev, "revision", 0, "as of this revision (0: the newest)") },
-		func(ctx context.Context, _ *logCLIOptions, log *policyfeed.Log, rest []string) error {
+		func(ctx context.Context, _ *logCLIOptions, log *policystore.Log, rest []string) error {
 			if len(rest) != 1 {
 				return usagef("list show: want exactly one NAME, got %d arguments", len(rest))
 			}

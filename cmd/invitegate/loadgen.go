@@ -4,7 +4,7 @@ import (
 	"context"
 	"strings"
 
-	"github.com/invitegate/invitegate/cmd/loadgen"
+	"github.com/invitegate/invitegate/cmd/internal/loadgen"
 )
 
 func cmdLoadgen(ctx context.Context, e env, args []string) error {

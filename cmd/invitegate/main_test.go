@@ -158,7 +158,7 @@ func natsRoles(in *ingressOptions) map[string]appConfig {
 // drifts from the flags: run `make docs` to regenerate it.
 func TestReadmeConfigReference(t *testing.T) {
 	t.Parallel()
-	data, err := os.ReadFile("../../README.md")
+	data, err := os.ReadFile("README.md")
 	require.NoError(t, err)
 	s := string(data)
 	i, j := strings.Index(s, configBegin), strings.Index(s, configEnd)

@@ -3,10 +3,10 @@ package main
 import (
 	"fmt"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
 	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/ingress"
 	"github.com/invitegate/invitegate/ingress/outbox"
+	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/invitegate/invitegate/projector"
 )
 

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/invitegate/invitegate/decider"
-	"github.com/invitegate/invitegate/ingress/policyfeed"
+	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
 // policySubcommands are the subcommands of `invitegate policy`.
@@ -106,7 +106,7 @@ func cmdPolicyApply(ctx context.Context, e env, args []string) error {
 			"policy log; every ingress replica decides with it within milliseconds. A list the document\n"+
 			"declares empty keeps the entries list events gave it; one it gives entries takes exactly those.",
 		true, func(f *flags) { f.String(&reason, "reason", "", "why, recorded with the change") },
-		func(ctx context.Context, o *logCLIOptions, log *policyfeed.Log, rest []string) error {
+		func(ctx context.Context, o *logCLIOptions, log *policystore.Log, rest []string) error {
 			if len(rest) != 1 {
 				return usagef("policy apply: want exactly one FILE, got %d arguments", len(rest))
 			}
@@ -125,7 +125,7 @@ func cmdPolicyRollback(ctx context.Context, e env, args []string) error {
 		"Publishes the document in force at revision N as a new replaced event (the log keeps its\n"+
 			"history). Lists kept with list events keep their current entries.",
 		true, nil,
-		func(ctx context.Context, o *logCLIOptions, log *policyfeed.Log, rest []string) error {
+		func(ctx context.Context, o *logCLIOptions, log *policystore.Log, rest []string) error {
 			if len(rest) != 1 {
 				return usagef("policy rollback: want exactly one revision N, got %d arguments", len(rest))
 			}
@@ -144,7 +144,7 @@ func cmdPolicyRollback(ctx context.Context, e env, args []string) error {
 }
 
 // publishChange publishes c, prints its revision and waits with --wait.
-func publishChange(ctx context.Context, e env, o *logCLIOptions, log *policyfeed.Log, c *decider.Change, what string) error {
+func publishChange(ctx context.Context, e env, o *logCLIOptions, log *policystore.Log, c *decider.Change, what string) error {
 	rev, err := log.Publish(ctx, c)
 	if err != nil {
 		return err
@@ -164,7 +164,7 @@ func parseRevision(s string) (uint64, error) {
 
 // stateAt folds the log up to rev (0: the head) and fails when rev is
 // beyond the head or no policy is in force there.
-func stateAt(ctx context.Context, log *policyfeed.Log, rev uint64) (*decider.Fold, error) {
+func stateAt(ctx context.Context, log *policystore.Log, rev uint64) (*decider.Fold, error) {
 	head, err := log.Head(ctx)
 	if err != nil {
 		return nil, err

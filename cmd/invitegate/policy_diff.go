@@ -8,7 +8,7 @@ import (
 	"slices"
 
 	"github.com/invitegate/invitegate/decider"
-	"github.com/invitegate/invitegate/ingress/policyfeed"
+	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
 // diffSamples is how many added and removed ids diff prints per list.
@@ -19,7 +19,7 @@ func cmdPolicyDiff(ctx context.Context, e env, args []string) error {
 		"Shows what changed from revision A to revision B: the document (a line diff of its YAML)\n"+
 			"and, for each list, how many ids were added and removed, with examples.",
 		false, nil,
-		func(ctx context.Context, _ *logCLIOptions, log *policyfeed.Log, rest []string) error {
+		func(ctx context.Context, _ *logCLIOptions, log *policystore.Log, rest []string) error {
 			if len(rest) != 2 {
 				return usagef("policy diff: want two revisions A B, got %d arguments", len(rest))
 			}
@@ -36,7 +36,7 @@ func cmdPolicyDiff(ctx context.Context, e env, args []string) error {
 				return err
 			}
 			from := fold.Snapshot()
-			err = log.Read(ctx, fold.Position()+1, max(a, b), func(r policyfeed.Record) error {
+			err = log.Read(ctx, fold.Position()+1, max(a, b), func(r policystore.Record) error {
 				_, _ = fold.ApplyEvent(r.Kind, r.Data, r.Seq)
 				return nil
 			})

@@ -12,7 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/invitegate/invitegate/decider"
-	"github.com/invitegate/invitegate/ingress/policyfeed"
+	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
 func cmdPolicyShow(ctx context.Context, e env, args []string) error {
@@ -21,7 +21,7 @@ func cmdPolicyShow(ctx context.Context, e env, args []string) error {
 		"Prints the policy document in force (as authored, YAML) and the size of each list, now or\n"+
 			"as of --revision N. `invitegate list show NAME` prints a list's entries.",
 		false, func(f *flags) { f.Uint64(&rev, "revision", 0, "show the policy as of this revision (0: the newest)") },
-		func(ctx context.Context, _ *logCLIOptions, log *policyfeed.Log, rest []string) error {
+		func(ctx context.Context, _ *logCLIOptions, log *policystore.Log, rest []string) error {
 			if len(rest) != 0 {
 				return usagef("policy show: unexpected arguments %s", joinQuoted(rest))
 			}
@@ -49,7 +49,7 @@ func cmdPolicyHistory(ctx context.Context, e env, args []string) error {
 		"Lists the events of the policy log, oldest first: revision, time, kind, author, the change,\n"+
 			"and whether the replicas applied it or rejected it (and why).",
 		false, func(f *flags) { f.Int(&limit, "limit", 50, "show the newest N events (0: all)") },
-		func(ctx context.Context, _ *logCLIOptions, log *policyfeed.Log, rest []string) error {
+		func(ctx context.Context, _ *logCLIOptions, log *policystore.Log, rest []string) error {
 			if len(rest) != 0 {
 				return usagef("policy history: unexpected arguments %s", joinQuoted(rest))
 			}
@@ -68,10 +68,10 @@ func cmdPolicyHistory(ctx context.Context, e env, args []string) error {
 
 // historyLines folds the whole log (to know which events were rejected)
 // and returns the newest limit lines.
-func historyLines(ctx context.Context, log *policyfeed.Log, limit int) ([]string, error) {
+func historyLines(ctx context.Context, log *policystore.Log, limit int) ([]string, error) {
 	fold := decider.NewFold(nil, 0)
 	var lines []string
-	err := log.Read(ctx, 1, 0, func(r policyfeed.Record) error {
+	err := log.Read(ctx, 1, 0, func(r policystore.Record) error {
 		c, err := fold.ApplyEvent(r.Kind, r.Data, r.Seq)
 		status := "applied"
 		if err != nil {
@@ -94,7 +94,7 @@ func historyLines(ctx context.Context, log *policyfeed.Log, limit int) ([]string
 	return lines, err
 }
 
-func historyLine(r policyfeed.Record, c *decider.Change, status string) string {
+func historyLine(r policystore.Record, c *decider.Change, status string) string {
 	when, author, change := r.Stored, "", "(unreadable)"
 	if c != nil {
 		author = c.Author
@@ -131,7 +131,7 @@ func cmdPolicyStatus(ctx context.Context, e env, args []string) error {
 		"Lists the live ingress replicas of the app (those that reported within --replica-stale),\n"+
 			"the revision each decides with, and the log's newest revision and compacted snapshot.",
 		false, nil,
-		func(ctx context.Context, o *logCLIOptions, log *policyfeed.Log, rest []string) error {
+		func(ctx context.Context, o *logCLIOptions, log *policystore.Log, rest []string) error {
 			if len(rest) != 0 {
 				return usagef("policy status: unexpected arguments %s", joinQuoted(rest))
 			}
@@ -139,7 +139,7 @@ func cmdPolicyStatus(ctx context.Context, e env, args []string) error {
 			if err != nil {
 				return err
 			}
-			snap, ok, err := policyfeed.StatSnapshot(ctx, log.Stores().Snapshots, log.App())
+			snap, ok, err := policystore.StatSnapshot(ctx, log.Stores().Snapshots, log.App())
 			if err != nil {
 				return err
 			}

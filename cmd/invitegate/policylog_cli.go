@@ -13,9 +13,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
 	"github.com/invitegate/invitegate/decider"
-	"github.com/invitegate/invitegate/ingress/policyfeed"
+	"github.com/invitegate/invitegate/migrations/natsconn"
+	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
 // logOptions of the policy and list commands: how to reach the policy log
@@ -66,7 +66,7 @@ func (o *logCLIOptions) validate() error {
 
 // openLog connects to NATS and opens the app's policy log: the stream and
 // buckets as they are, created (with --js-replicas) only when missing.
-func (o *logCLIOptions) openLog(ctx context.Context) (*policyfeed.Log, func(), error) {
+func (o *logCLIOptions) openLog(ctx context.Context) (*policystore.Log, func(), error) {
 	nc, err := natsconn.Connect(ctx, o.nats, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, nil, err
@@ -88,7 +88,7 @@ func (o *logCLIOptions) openLog(ctx context.Context) (*policyfeed.Log, func(), e
 		closeFn()
 		return nil, nil, fmt.Errorf("policy stream: %w", err)
 	}
-	log, err := policyfeed.OpenLog(ctx, js, o.app, cfg)
+	log, err := policystore.OpenLog(ctx, js, o.app, cfg)
 	if err != nil {
 		closeFn()
 		return nil, nil, err
@@ -113,14 +113,14 @@ func waitConnected(ctx context.Context, nc *nats.Conn) error {
 
 // waitReplicas implements --wait: it prints how long every live replica
 // took to report revision rev, counted from published.
-func (o *logCLIOptions) waitReplicas(ctx context.Context, e env, log *policyfeed.Log, rev uint64, published time.Time) error {
+func (o *logCLIOptions) waitReplicas(ctx context.Context, e env, log *policystore.Log, rev uint64, published time.Time) error {
 	if !o.wait {
 		return nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, o.waitTimeout)
 	defer cancel()
 	live, err := log.WaitRevision(wctx, rev, o.stale)
-	if errors.Is(err, policyfeed.ErrNoReplicas) {
+	if errors.Is(err, policystore.ErrNoReplicas) {
 		fmt.Fprintf(e.stderr, "warning: %v: nothing to wait for\n", err)
 		return nil
 	}
@@ -170,7 +170,7 @@ func isBoolFlag(fl *flag.Flag) bool {
 // logCommand parses a policy log command's flags, opens the log and runs
 // fn with the positional arguments.
 func logCommand(ctx context.Context, e env, args []string, name, usage, summary string, withWait bool,
-	extra func(*flags), fn func(ctx context.Context, o *logCLIOptions, log *policyfeed.Log, rest []string) error) error {
+	extra func(*flags), fn func(ctx context.Context, o *logCLIOptions, log *policystore.Log, rest []string) error) error {
 	var o logCLIOptions
 	f := newFlags(name, usage, summary, e.getenv)
 	o.register(f, e, withWait)

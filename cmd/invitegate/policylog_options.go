@@ -8,8 +8,8 @@ import (
 
 	"go.uber.org/fx"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
 	"github.com/invitegate/invitegate/ingress/policyfeed"
+	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/invitegate/invitegate/projector/policylog"
 )
 

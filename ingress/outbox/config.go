@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
+	"github.com/invitegate/invitegate/migrations/natsconn"
 )
 
 // Config sizes the outbox. Zero fields take the defaults below.

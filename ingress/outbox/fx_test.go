@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
+	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"

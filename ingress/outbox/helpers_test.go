@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 )

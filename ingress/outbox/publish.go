@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
+	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/nats-io/nats.go"
 )
 

@@ -12,10 +12,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
-	"github.com/invitegate/invitegate/cmd/natsconn/natstest"
 	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/ingress/policyfeed"
+	"github.com/invitegate/invitegate/migrations/natsconn"
+	"github.com/invitegate/invitegate/migrations/natsconn/natstest"
+	"github.com/invitegate/invitegate/migrations/policystore"
 	"github.com/invitegate/invitegate/projector/policylog"
 )
 
@@ -93,7 +94,7 @@ func reportPercentiles(b *testing.B, name string, ds []time.Duration) {
 func BenchmarkPropagation(b *testing.B) {
 	connect := benchServer(b)
 	ctx := context.Background()
-	log, err := policyfeed.OpenLog(ctx, connect(), benchApp, natsconn.PolicyStreamConfig{})
+	log, err := policystore.OpenLog(ctx, connect(), benchApp, natsconn.PolicyStreamConfig{})
 	require.NoError(b, err)
 	_, err = log.Publish(ctx, &decider.Change{Kind: decider.ChangeReplaced, Document: benchDoc(b, 0)})
 	require.NoError(b, err)
@@ -135,7 +136,7 @@ func BenchmarkRestart(b *testing.B) {
 	connect := benchServer(b)
 	ctx := context.Background()
 	js := connect()
-	log, err := policyfeed.OpenLog(ctx, js, benchApp, natsconn.PolicyStreamConfig{})
+	log, err := policystore.OpenLog(ctx, js, benchApp, natsconn.PolicyStreamConfig{})
 	require.NoError(b, err)
 	publishHistory(b, js, log, events)
 	head, err := log.Head(ctx)
@@ -161,7 +162,7 @@ func BenchmarkRestart(b *testing.B) {
 
 // publishHistory publishes n events: a policy, then list changes of a few
 // ids each and a new document every 1,000 events.
-func publishHistory(b *testing.B, js jetstream.JetStream, log *policyfeed.Log, n int) {
+func publishHistory(b *testing.B, js jetstream.JetStream, log *policystore.Log, n int) {
 	b.Helper()
 	ctx := context.Background()
 	_, err := log.Publish(ctx, &decider.Change{Kind: decider.ChangeReplaced, Document: benchDoc(b, 0)})

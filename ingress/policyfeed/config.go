@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"strings"
 	"time"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/migrations/natsconn"
+	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
 // Defaults of Config.
@@ -73,7 +73,7 @@ func (c Config) withDefaults() Config {
 	c.DataDir = cmp.Or(c.DataDir, DefaultDataDir)
 	if c.ReplicaID == "" {
 		host, _ := os.Hostname()
-		c.ReplicaID = fmt.Sprintf("%s-%d", sanitizeID(host), os.Getpid())
+		c.ReplicaID = fmt.Sprintf("%s-%d", policystore.SanitizeID(host), os.Getpid())
 	}
 	c.Stores = c.Stores.WithDefaults()
 	c.StatusInterval = cmp.Or(c.StatusInterval, DefaultStatusInterval)
@@ -85,17 +85,6 @@ func (c Config) withDefaults() Config {
 		c.Now = time.Now
 	}
 	return c
-}
-
-// sanitizeID keeps letters, digits, '-' and '_' (a KV key token).
-func sanitizeID(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 128 && (r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return r
-		}
-		return '_'
-	}, s)
-	return cmp.Or(s, "replica")
 }
 
 // validate checks c after withDefaults.

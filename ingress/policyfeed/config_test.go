@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/migrations/natsconn"
 )
 
 func TestConfigDefaults(t *testing.T) {
@@ -23,8 +23,6 @@ func TestConfigDefaults(t *testing.T) {
 	require.Regexp(t, `^[A-Za-z0-9_-]+-\d+$`, c.ReplicaID)
 	require.Equal(t, DefaultStatusInterval, c.StatusInterval)
 	require.Equal(t, natsconn.DefaultPolicyStatusTTL, c.Stores.StatusTTL)
-	require.Equal(t, "a_b_c", sanitizeID("a.b c"))
-	require.Equal(t, "replica", sanitizeID(""))
 }
 
 func TestConfigValidate(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
 // diskStore keeps a replica's last good snapshot in one file, replaced
@@ -19,7 +20,7 @@ import (
 type diskStore struct{ path string }
 
 func newDiskStore(dataDir, app string) diskStore {
-	return diskStore{path: filepath.Join(dataDir, "policy", sanitizeID(app)+".json")}
+	return diskStore{path: filepath.Join(dataDir, "policy", policystore.SanitizeID(app)+".json")}
 }
 
 // load returns the snapshot on disk and its position; nil when there is none.

@@ -28,9 +28,9 @@
 //     reports its revision in the KV bucket invitegate_policy_status under
 //     <app>.<replica>, at once and every StatusInterval.
 //
-// A Log is the client side of one app's log: Publish (validated), Seed,
+// A policystore.Log is the client side of one app's log: Publish (validated), Seed,
 // Head, Read, State (the fold up to a revision), Replicas and WaitRevision
-// (what `invitegate policy apply --wait` uses). SaveSnapshot, LoadSnapshot
+// (what `invitegate policy apply --wait` uses). policystore.SaveSnapshot, policystore.LoadSnapshot
 // and the checkpoint functions are the compacted snapshot's format, shared
 // with the projector's compactor.
 //

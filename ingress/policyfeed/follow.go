@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
 // run follows the log until ctx ends, starting over after each failure.
@@ -42,7 +43,7 @@ func (f *Follower) fallBackToSeed() {
 		return
 	}
 	f.engine.Load(s)
-	f.setRevision(0, SourceFile)
+	f.setRevision(0, policystore.SourceFile)
 	f.logger.Warn("policy log unreachable and no snapshot on disk: serving the --policy file (revision 0) meanwhile", "file", f.cfg.SeedSource)
 }
 
@@ -51,7 +52,7 @@ func (f *Follower) fallBackToSeed() {
 func (f *Follower) follow(ctx context.Context) error {
 	setup, cancel := context.WithTimeout(ctx, f.cfg.RequestTimeout)
 	defer cancel()
-	log, err := OpenLog(setup, f.js, f.cfg.App, f.cfg.Stores)
+	log, err := policystore.OpenLog(setup, f.js, f.cfg.App, f.cfg.Stores)
 	if err != nil {
 		return err
 	}
@@ -64,7 +65,7 @@ func (f *Follower) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	info, err := log.stores.Stream.Info(setup)
+	info, err := log.Stores().Stream.Info(setup)
 	if err != nil {
 		return fmt.Errorf("policy stream info: %w", err)
 	}
@@ -76,7 +77,7 @@ func (f *Follower) follow(ctx context.Context) error {
 	if err := f.loadCompacted(ctx, log); err != nil {
 		return err
 	}
-	rd, err := log.reader(setup, f.fold.Position()+1)
+	rd, err := log.Reader(setup, f.fold.Position()+1)
 	if err != nil {
 		return err
 	}
@@ -112,7 +113,7 @@ func (f *Follower) currentSource() string {
 	return f.source
 }
 
-func (f *Follower) seed(ctx context.Context, log *Log) error {
+func (f *Follower) seed(ctx context.Context, log *policystore.Log) error {
 	if f.cfg.Seed == nil || f.seeded {
 		return nil
 	}
@@ -131,9 +132,9 @@ func (f *Follower) seed(ctx context.Context, log *Log) error {
 
 // loadCompacted starts the fold from the compacted snapshot when it is
 // ahead of what the replica has.
-func (f *Follower) loadCompacted(ctx context.Context, log *Log) error {
+func (f *Follower) loadCompacted(ctx context.Context, log *policystore.Log) error {
 	start := time.Now()
-	snap, pos, err := LoadSnapshot(ctx, log.stores.Snapshots, f.cfg.App, f.fold.Position())
+	snap, pos, err := policystore.LoadSnapshot(ctx, log.Stores().Snapshots, f.cfg.App, f.fold.Position())
 	if err != nil || snap == nil {
 		return err
 	}
@@ -145,7 +146,7 @@ func (f *Follower) loadCompacted(ctx context.Context, log *Log) error {
 
 // apply folds one event; a rejected one is counted and logged, and changes
 // nothing.
-func (f *Follower) apply(rec Record) {
+func (f *Follower) apply(rec policystore.Record) {
 	c, err := f.fold.ApplyEvent(rec.Kind, rec.Data, rec.Seq)
 	if errors.Is(err, decider.ErrOutOfOrder) {
 		return // delivered again after a consumer reset
@@ -180,12 +181,12 @@ func (f *Follower) flush(stored time.Time) {
 		f.m.lag.Observe(max(f.cfg.Now().Sub(stored), 0).Seconds())
 	}
 	f.saver.offer(s, f.fold.Position())
-	f.setRevision(s.Revision(), SourceLog)
+	f.setRevision(s.Revision(), policystore.SourceLog)
 	f.logger.Info("policy revision applied", "revision", s.Revision(), "rules", len(s.Rules()))
 }
 
 func (f *Follower) markCaughtUp() {
-	f.setRevision(f.Revision(), SourceLog)
+	f.setRevision(f.Revision(), policystore.SourceLog)
 	f.caughtOne.Do(func() {
 		close(f.caughtUp)
 		f.logger.Info("policy log caught up", "revision", f.Revision(), "position", f.fold.Position())

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
 // Follower keeps a decider.Engine on the newest valid policy of one app's
@@ -31,7 +32,7 @@ type Follower struct {
 	fold       *decider.Fold
 	seeded     bool
 	usedSeed   bool
-	log        atomic.Pointer[Log]
+	log        atomic.Pointer[policystore.Log]
 	reportWake chan struct{}
 
 	mu        sync.Mutex
@@ -87,7 +88,7 @@ func (f *Follower) Start(context.Context) error {
 	case snap != nil:
 		f.fold = decider.NewFold(snap, pos)
 		f.engine.Load(snap)
-		f.revision, f.source = snap.Revision(), SourceDisk
+		f.revision, f.source = snap.Revision(), policystore.SourceDisk
 		f.logger.Info("serving the last good policy snapshot from disk until the log is reached",
 			"path", f.disk.path, "revision", snap.Revision())
 	}
@@ -122,7 +123,7 @@ func (f *Follower) Stop(ctx context.Context) error {
 	if log := f.log.Load(); log != nil && f.js.Conn().IsConnected() {
 		dctx, cancel := context.WithTimeout(ctx, f.cfg.RequestTimeout)
 		defer cancel()
-		if err := log.deleteStatus(dctx, f.cfg.ReplicaID); err != nil {
+		if err := log.DeleteStatus(dctx, f.cfg.ReplicaID); err != nil {
 			f.logger.Warn("replica status not removed; it expires by itself", "err", err)
 		}
 	}
@@ -172,11 +173,11 @@ func (f *Follower) setRevision(rev uint64, source string) {
 }
 
 // status is the replica's current status entry.
-func (f *Follower) status() ReplicaStatus {
+func (f *Follower) status() policystore.ReplicaStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	host, _ := os.Hostname()
-	return ReplicaStatus{App: f.cfg.App, Replica: f.cfg.ReplicaID, Revision: f.revision, Source: f.source,
+	return policystore.ReplicaStatus{App: f.cfg.App, Replica: f.cfg.ReplicaID, Revision: f.revision, Source: f.source,
 		Host: host, PID: os.Getpid(), StartedAt: f.startedAt, UpdatedAt: f.cfg.Now().UTC()}
 }
 
@@ -198,7 +199,7 @@ func (f *Follower) report(ctx context.Context) {
 			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, f.cfg.RequestTimeout)
-		err := log.putStatus(pctx, f.status())
+		err := log.PutStatus(pctx, f.status())
 		cancel()
 		switch {
 		case err != nil && !failing && ctx.Err() == nil:

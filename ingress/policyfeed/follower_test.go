@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
 func TestFollowerAppliesTheLog(t *testing.T) {
@@ -67,7 +68,7 @@ func TestInvalidEventsAreNeverApplied(t *testing.T) {
 	require.Contains(t, r.logs.String(), `"msg":"policy event rejected: the last good policy stays"`)
 	require.Contains(t, r.logs.String(), `undefined list \"nope\"`)
 
-	// The Log refuses to publish what would not validate.
+	// The policystore.Log refuses to publish what would not validate.
 	_, err := b.log.Publish(context.Background(), &decider.Change{Kind: decider.ChangeReplaced,
 		Document: parseDoc(t, "apiVersion: invitegate/v1\nrules: [{name: x, reject: 'operator +'}]\n")})
 	require.ErrorIs(t, err, decider.ErrInvalidChange)
@@ -94,7 +95,7 @@ func TestSeedOnlyAnEmptyLog(t *testing.T) {
 	require.Contains(t, r2.logs.String(), "policy log has events: the --policy file is ignored")
 
 	var authors []string
-	require.NoError(t, b.log.Read(context.Background(), 1, 0, func(rec Record) error {
+	require.NoError(t, b.log.Read(context.Background(), 1, 0, func(rec policystore.Record) error {
 		c, err := decider.ParseChange(rec.Data)
 		require.NoError(t, err)
 		authors = append(authors, c.Author)

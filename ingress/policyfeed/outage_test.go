@@ -12,8 +12,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/migrations/natsconn"
+	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
 // tcpServer starts a JetStream server listening on addr ("127.0.0.1:0":
@@ -51,7 +52,7 @@ func TestReplicaStartedWhileNATSIsDownServesItsLastGoodSnapshot(t *testing.T) {
 	url := fmt.Sprintf("nats://127.0.0.1:%d", addr.Port)
 
 	js := dial(t, url)
-	log, err := OpenLog(context.Background(), js, testApp, natsconn.PolicyStreamConfig{})
+	log, err := policystore.OpenLog(context.Background(), js, testApp, natsconn.PolicyStreamConfig{})
 	require.NoError(t, err)
 	_, err = log.Publish(context.Background(), replacedBy(parseDoc(t, testPolicy)))
 	require.NoError(t, err)
@@ -77,7 +78,7 @@ func TestReplicaStartedWhileNATSIsDownServesItsLastGoodSnapshot(t *testing.T) {
 
 	tcpServer(t, addr.String(), store)
 	js2 := dial(t, url)
-	log2, err := OpenLog(context.Background(), js2, testApp, natsconn.PolicyStreamConfig{})
+	log2, err := policystore.OpenLog(context.Background(), js2, testApp, natsconn.PolicyStreamConfig{})
 	require.NoError(t, err)
 	rev2, err := log2.Publish(context.Background(), listChange(decider.ChangeListAdded, "banned", "later"))
 	require.NoError(t, err)
@@ -126,7 +127,7 @@ func TestFollowerSurvivesANATSRestart(t *testing.T) {
 	addr := srv.Addr().(*net.TCPAddr)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", addr.Port)
 	js := dial(t, url)
-	log, err := OpenLog(context.Background(), js, testApp, natsconn.PolicyStreamConfig{})
+	log, err := policystore.OpenLog(context.Background(), js, testApp, natsconn.PolicyStreamConfig{})
 	require.NoError(t, err)
 	rev, err := log.Publish(context.Background(), replacedBy(parseDoc(t, testPolicy)))
 	require.NoError(t, err)
@@ -138,7 +139,7 @@ func TestFollowerSurvivesANATSRestart(t *testing.T) {
 	require.Equal(t, rev, r.engine.Decide(req("x", "y")).Revision, "decides on through the outage")
 
 	tcpServer(t, addr.String(), store)
-	log2, err := OpenLog(context.Background(), dial(t, url), testApp, natsconn.PolicyStreamConfig{})
+	log2, err := policystore.OpenLog(context.Background(), dial(t, url), testApp, natsconn.PolicyStreamConfig{})
 	require.NoError(t, err)
 	rev2, err := log2.Publish(context.Background(), listChange(decider.ChangeListAdded, "banned", "after"))
 	require.NoError(t, err)

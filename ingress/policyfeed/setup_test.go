@@ -15,9 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
-	"github.com/invitegate/invitegate/cmd/natsconn/natstest"
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/migrations/natsconn"
+	"github.com/invitegate/invitegate/migrations/natsconn/natstest"
+	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
 const testApp = "1400000000"
@@ -59,7 +60,7 @@ type bundle struct {
 	srv   *server.Server
 	nc    *nats.Conn
 	js    jetstream.JetStream
-	log   *Log
+	log   *policystore.Log
 	store string // the server's store dir
 }
 
@@ -73,7 +74,7 @@ func setup(t testing.TB) *bundle {
 	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
 	b.srv = srv
 	b.nc, b.js = natstest.Connect(t, srv)
-	b.log, err = OpenLog(context.Background(), b.js, testApp, natsconn.PolicyStreamConfig{})
+	b.log, err = policystore.OpenLog(context.Background(), b.js, testApp, natsconn.PolicyStreamConfig{})
 	require.NoError(t, err)
 	return b
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
 // TestWaitRevisionWaitsForEveryLiveReplica: three replicas follow the log;
@@ -17,7 +18,7 @@ func TestWaitRevisionWaitsForEveryLiveReplica(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	_, err := b.log.WaitRevision(ctx, 1, time.Second)
-	require.ErrorIs(t, err, ErrNoReplicas)
+	require.ErrorIs(t, err, policystore.ErrNoReplicas)
 
 	rev := b.publish(t, replacedBy(parseDoc(t, testPolicy)))
 	var rs []*replica
@@ -45,7 +46,7 @@ func TestWaitRevisionWaitsForEveryLiveReplica(t *testing.T) {
 	for i, st := range live {
 		require.Equal(t, []string{"a", "b", "c"}[i], st.Replica)
 		require.GreaterOrEqual(t, st.Revision, rev2)
-		require.Equal(t, SourceLog, st.Source)
+		require.Equal(t, policystore.SourceLog, st.Source)
 		require.Equal(t, rs[i].engine.Snapshot().Revision(), rev2, "the replica decides with it")
 	}
 
@@ -67,7 +68,7 @@ func TestWaitRevisionIgnoresStaleReplicas(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	require.NoError(t, b.log.putStatus(ctx, ReplicaStatus{App: testApp, Replica: "dead", Revision: 0}))
+	require.NoError(t, b.log.PutStatus(ctx, policystore.ReplicaStatus{App: testApp, Replica: "dead", Revision: 0}))
 	rev := b.publish(t, replacedBy(parseDoc(t, testPolicy)))
 	r := newReplica(t, b.js, Config{ReplicaID: "live", StatusInterval: 50 * time.Millisecond}).start(t)
 	r.waitRevision(t, rev)
@@ -101,11 +102,11 @@ func TestCompactedSnapshotPlusReplayEqualsFullReplay(t *testing.T) {
 	require.NoError(t, err)
 	fold, err := b.log.State(ctx, mid, nil)
 	require.NoError(t, err)
-	require.NoError(t, SaveSnapshot(ctx, b.log.Stores().Snapshots, testApp, fold.Snapshot(), fold.Position()))
-	info, ok, err := StatSnapshot(ctx, b.log.Stores().Snapshots, testApp)
+	require.NoError(t, policystore.SaveSnapshot(ctx, b.log.Stores().Snapshots, testApp, fold.Snapshot(), fold.Position()))
+	info, ok, err := policystore.StatSnapshot(ctx, b.log.Stores().Snapshots, testApp)
 	require.NoError(t, err)
 	require.True(t, ok)
-	require.Equal(t, SnapshotInfo{Revision: fold.Revision(), Position: mid}, info)
+	require.Equal(t, policystore.SnapshotInfo{Revision: fold.Revision(), Position: mid}, info)
 
 	next := parseDoc(t, testPolicy)
 	next.Rules[0].ErrorCode = 10150
@@ -116,7 +117,7 @@ func TestCompactedSnapshotPlusReplayEqualsFullReplay(t *testing.T) {
 	full := newReplica(t, b.js, Config{ReplicaID: "full"})
 	// The full replay: a fold over the whole log without the snapshot.
 	want := decider.NewFold(nil, 0)
-	require.NoError(t, b.log.Read(ctx, 1, 0, func(r Record) error {
+	require.NoError(t, b.log.Read(ctx, 1, 0, func(r policystore.Record) error {
 		_, _ = want.ApplyEvent(r.Kind, r.Data, r.Seq)
 		return nil
 	}))
@@ -156,7 +157,7 @@ func TestRecordsAndState(t *testing.T) {
 	bad := b.publishRaw(t, decider.ChangeListRemoved, `{"kind":"list.removed","list":"ghost","ids":["x"]}`)
 	b.publish(t, listChange(decider.ChangeListAdded, "banned", "x"))
 	var rejected []uint64
-	fold, err = b.log.State(ctx, 0, func(r Record, err error) {
+	fold, err = b.log.State(ctx, 0, func(r policystore.Record, err error) {
 		require.ErrorIs(t, err, decider.ErrInvalidChange)
 		rejected = append(rejected, r.Seq)
 	})
@@ -165,7 +166,7 @@ func TestRecordsAndState(t *testing.T) {
 	require.Equal(t, uint64(3), fold.Revision())
 
 	var kinds []string
-	require.NoError(t, b.log.Read(ctx, 2, 2, func(r Record) error {
+	require.NoError(t, b.log.Read(ctx, 2, 2, func(r policystore.Record) error {
 		kinds = append(kinds, r.Kind)
 		require.False(t, r.Stored.IsZero())
 		return nil

@@ -14,9 +14,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
 	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/migrations"
+	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/invitegate/invitegate/projector"
 )
 

@@ -11,9 +11,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
 	"github.com/invitegate/invitegate/decider"
-	"github.com/invitegate/invitegate/ingress/policyfeed"
+	"github.com/invitegate/invitegate/migrations/natsconn"
+	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
 // Compactor keeps the compacted snapshot of every app's policy log (see
@@ -74,14 +74,14 @@ func (c *Compactor) follow(ctx context.Context) error {
 	if c.stores, err = natsconn.EnsurePolicyStores(setup, c.js, c.cfg.Stores); err != nil {
 		return err
 	}
-	checkpoint, err := policyfeed.LoadCheckpoint(setup, c.stores.Snapshots)
+	checkpoint, err := policystore.LoadCheckpoint(setup, c.stores.Snapshots)
 	if err != nil {
 		return err
 	}
 	c.apps, c.pending, c.firstSince = map[string]*appFold{}, 0, time.Time{}
 	c.seen.Store(checkpoint)
 	c.done.Store(checkpoint)
-	rd, err := policyfeed.NewReader(setup, c.stores.Stream, decider.PolicySubjects, checkpoint+1)
+	rd, err := policystore.NewReader(setup, c.stores.Stream, decider.PolicySubjects, checkpoint+1)
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func (c *Compactor) follow(ctx context.Context) error {
 }
 
 // next waits for the next event, at most until the pending events are due.
-func (c *Compactor) next(ctx context.Context, rd *policyfeed.Reader) (policyfeed.Record, error) {
+func (c *Compactor) next(ctx context.Context, rd *policystore.Reader) (policystore.Record, error) {
 	if c.pending == 0 {
 		rec, _, err := rd.Next(ctx)
 		return rec, err
@@ -119,11 +119,11 @@ func (c *Compactor) next(ctx context.Context, rd *policyfeed.Reader) (policyfeed
 
 // apply folds one event into its app's fold, loading the app's snapshot
 // the first time the app is seen.
-func (c *Compactor) apply(ctx context.Context, rec policyfeed.Record) error {
+func (c *Compactor) apply(ctx context.Context, rec policystore.Record) error {
 	a, ok := c.apps[rec.App]
 	if !ok {
 		lctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-		snap, pos, err := policyfeed.LoadSnapshot(lctx, c.stores.Snapshots, rec.App, 0)
+		snap, pos, err := policystore.LoadSnapshot(lctx, c.stores.Snapshots, rec.App, 0)
 		cancel()
 		if err != nil {
 			return err
@@ -156,7 +156,7 @@ func (c *Compactor) compact(ctx context.Context) error {
 		}
 		if s := a.fold.Snapshot(); s != nil {
 			sctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-			err := policyfeed.SaveSnapshot(sctx, c.stores.Snapshots, app, s, seen)
+			err := policystore.SaveSnapshot(sctx, c.stores.Snapshots, app, s, seen)
 			cancel()
 			if err != nil {
 				c.m.compactions.WithLabelValues("error").Inc()
@@ -167,7 +167,7 @@ func (c *Compactor) compact(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
-	if err := policyfeed.SaveCheckpoint(sctx, c.stores.Snapshots, seen); err != nil {
+	if err := policystore.SaveCheckpoint(sctx, c.stores.Snapshots, seen); err != nil {
 		c.m.compactions.WithLabelValues("error").Inc()
 		return err
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/decider"
-	"github.com/invitegate/invitegate/ingress/policyfeed"
+	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
 func waitCompacted(t testing.TB, c *Compactor, pos uint64) {
@@ -54,7 +54,7 @@ func TestCompactionPlusReplayEqualsFullReplay(t *testing.T) {
 
 	for _, app := range []string{"app1", "app2"} {
 		want := b.fullFold(t, app).Snapshot()
-		snap, pos, err := policyfeed.LoadSnapshot(ctx, b.logs[app].Stores().Snapshots, app, 0)
+		snap, pos, err := policystore.LoadSnapshot(ctx, b.logs[app].Stores().Snapshots, app, 0)
 		require.NoError(t, err)
 		require.Equal(t, last, pos, app)
 		requireSameSnapshot(t, want, snap)

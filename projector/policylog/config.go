@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
+	"github.com/invitegate/invitegate/migrations/natsconn"
 )
 
 // Defaults of Config.

@@ -10,7 +10,7 @@
 // consumer and folds each app's events (decider.Fold, exactly as replicas
 // do). Every CompactEvery events, or CompactInterval after the first event
 // not yet compacted, it writes the snapshot of each app that changed to the
-// Object Store (policyfeed.SaveSnapshot: document, lists, revision and the
+// Object Store (policystore.SaveSnapshot: document, lists, revision and the
 // stream position covered), then a checkpoint: the position every app's
 // snapshot covers. On restart it resumes from the checkpoint, starting each
 // app's fold from its snapshot, so its work never grows with history; a

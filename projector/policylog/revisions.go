@@ -12,9 +12,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
 	"github.com/invitegate/invitegate/decider"
-	"github.com/invitegate/invitegate/ingress/policyfeed"
+	"github.com/invitegate/invitegate/migrations/natsconn"
+	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
 // RevisionWriter writes every policy event into invitegate.policy_revisions
@@ -67,7 +67,7 @@ func (w *RevisionWriter) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rd, err := policyfeed.NewReader(setup, st.Stream, decider.PolicySubjects, last+1)
+	rd, err := policystore.NewReader(setup, st.Stream, decider.PolicySubjects, last+1)
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func (w *RevisionWriter) loadState(ctx context.Context) (uint64, error) {
 
 // revisionRow is one row of policy_revisions.
 type revisionRow struct {
-	rec     policyfeed.Record
+	rec     policystore.Record
 	change  *decider.Change // nil when the event does not parse
 	doc     *string         // replaced: the document as JSON
 	reason  *string         // reject reason; nil when applied
@@ -132,7 +132,7 @@ type revisionRow struct {
 // judge decides whether the replicas apply rec, exactly as decider.Fold
 // does: the event must parse, match its subject, compile (replaced) and
 // name a list of the document in force (list events).
-func (w *RevisionWriter) judge(rec policyfeed.Record) revisionRow {
+func (w *RevisionWriter) judge(rec policystore.Record) revisionRow {
 	r := revisionRow{rec: rec}
 	c, err := decider.ParseChange(rec.Data)
 	if err == nil && c.Kind != rec.Kind {

@@ -11,11 +11,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
-	"github.com/invitegate/invitegate/cmd/natsconn/natstest"
 	"github.com/invitegate/invitegate/decider"
-	"github.com/invitegate/invitegate/ingress/policyfeed"
+	"github.com/invitegate/invitegate/migrations/natsconn"
+	"github.com/invitegate/invitegate/migrations/natsconn/natstest"
 	"github.com/invitegate/invitegate/migrations/pgtest"
+	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
 const policyYAML = `
@@ -30,17 +30,17 @@ rules:
 
 type bundle struct {
 	js   jetstream.JetStream
-	logs map[string]*policyfeed.Log // by app
+	logs map[string]*policystore.Log // by app
 }
 
 // setup starts an in-process JetStream server on a temp store.
 func setup(t testing.TB, apps ...string) *bundle {
 	t.Helper()
 	_, js := natstest.Connect(t, natstest.Start(t, ""))
-	b := &bundle{logs: map[string]*policyfeed.Log{}, js: js}
+	b := &bundle{logs: map[string]*policystore.Log{}, js: js}
 	for _, app := range apps {
 		var err error
-		b.logs[app], err = policyfeed.OpenLog(context.Background(), b.js, app, natsconn.PolicyStreamConfig{})
+		b.logs[app], err = policystore.OpenLog(context.Background(), b.js, app, natsconn.PolicyStreamConfig{})
 		require.NoError(t, err)
 	}
 	return b
@@ -108,7 +108,7 @@ func startWriter(t testing.TB, js jetstream.JetStream, pool *pgxpool.Pool) *Revi
 func (b *bundle) fullFold(t testing.TB, app string) *decider.Fold {
 	t.Helper()
 	f := decider.NewFold(nil, 0)
-	require.NoError(t, b.logs[app].Read(context.Background(), 1, 0, func(r policyfeed.Record) error {
+	require.NoError(t, b.logs[app].Read(context.Background(), 1, 0, func(r policystore.Record) error {
 		_, _ = f.ApplyEvent(r.Kind, r.Data, r.Seq)
 		return nil
 	}))

@@ -14,10 +14,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/invitegate/invitegate/cmd/natsconn"
-	"github.com/invitegate/invitegate/cmd/natsconn/natstest"
 	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/ingress/statsfeed"
+	"github.com/invitegate/invitegate/migrations/natsconn"
+	"github.com/invitegate/invitegate/migrations/natsconn/natstest"
 	"github.com/invitegate/invitegate/migrations/pgtest"
 )
 

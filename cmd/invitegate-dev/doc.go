@@ -1,0 +1,36 @@
+// Command compare runs the side-by-side benchmarks of issue 6 in one go on
+// this machine and writes the results as Markdown (make bench-compare):
+//
+//	go run ./cmd/invitegate-dev -out deploy/bench/2026-11-28-compare.md
+//
+// Its place in the flow is in front of it, like IM:
+//
+//	[loadgen] -> ingress (or bare handler, or OPA) -> decider -> JetStream -> projector -> Postgres
+//
+// Targets, each a child process measured with the same loadgen settings:
+//
+//   - bare: `invitegate barehandler`, a plain net/http handler decoding the
+//     callback with encoding/json and answering a fixed refusal (the
+//     practical ceiling);
+//   - events-off: `invitegate ingress --events-off`;
+//   - events-embedded: `invitegate ingress`, events to its embedded
+//     JetStream (default fsync interval);
+//   - events-embedded-sync: the same with --embedded-nats-sync-always;
+//   - events-nats-always: `invitegate ingress --nats-url` to a nats-server
+//     child (the v2.15 module) with sync_interval: always;
+//   - opa: `opa run --server` (built from github.com/open-policy-agent/opa
+//     at -opa-version into a temporary directory, never committed) with
+//     deploy/bench/policy.rego, the decisions of deploy/bench/policy.yaml.
+//
+// Measures: closed-loop throughput (-concurrency workers for -duration,
+// -rounds rounds in rotating order, median reported) with its p99; open-loop
+// latency at -rate; and the end-to-end latency of `invitegate run` at
+// -e2e-rate: from the answer (loadgen's record: send time + service time) to
+// the row being visible in PostgreSQL, observed with LISTEN on a NOTIFY
+// sent by a row trigger the benchmark adds to its own database (a
+// notification is delivered when the projector's transaction commits). The
+// rows' projected_at (the start of that transaction) gives a lower bound.
+//
+// The machine is shared and has two cores: loadgen and the target share
+// them, so compare ratios measured in the same run, not absolute figures.
+package main

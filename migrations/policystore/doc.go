@@ -1,0 +1,27 @@
+// Package policystore is the client of the policy log as it is stored in
+// NATS JetStream: the stream INVITEGATE_POLICY (subjects
+// invitegate.policy.<app>.<kind>), the compacted snapshots in the Object
+// Store and the replicas' status in the KV bucket invitegate_policy_status.
+//
+// Place in the flow:
+//
+//	policy admin -> [policy log] -> ingress (policyfeed follower)
+//	                             -> projector (compactor, revisions writer)
+//
+// Both sides of the queue read the log through this package, so the
+// ingress's follower and the projector's compactor meet only through what
+// JetStream stores, never through each other's packages. The streams and
+// buckets themselves are declared in migrations/natsconn, beside the SQL
+// schema: both are the layout of what is stored.
+//
+// A Log is one app's log: Publish (validated), Seed, Head, Read, Reader,
+// State (the fold up to a revision), Document, Replicas and WaitRevision
+// (what `invitegate policy apply --wait` uses), PutStatus and DeleteStatus
+// (what a replica reports). SaveSnapshot, LoadSnapshot, StatSnapshot and the
+// checkpoint functions are the compacted snapshot's format, written by the
+// projector's compactor and read by every replica.
+//
+//	log, err := policystore.OpenLog(ctx, js, "1400000000", natsconn.PolicyStreamConfig{})
+//	rev, err := log.Publish(ctx, change)
+//	replicas, err := log.WaitRevision(ctx, rev, 15*time.Second)
+package policystore
