@@ -267,6 +267,11 @@ BEGIN
 END $$;
 -- +goose StatementEnd
 
+-- Partitions are the projector's business, not analysts'.
+REVOKE EXECUTE ON FUNCTION invitegate.create_partition(text, timestamptz, timestamptz) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION invitegate.create_daily_partitions(date, date) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION invitegate.drop_partitions(timestamptz) FROM PUBLIC;
+
 COMMENT ON FUNCTION invitegate.decisions(text, text, timestamptz, timestamptz, text) IS
     'Why was this refused? One row per invite and member between p_from and p_to for p_member, or p_operator, or p_group: outcome (allowed, refused, rejected), rule, policy revision and its author.';
 
