@@ -46,6 +46,13 @@
 // spent on crashes and restarts must never make the server drop an event
 // silently; the Worker applies MaxDeliver to data failures itself.
 //
+// The three event tables are partitioned by UTC day of received_at. A
+// Worker creates the partitions from yesterday to Config.PartitionsAhead
+// days ahead at start and every Config.PartitionInterval, and before a
+// batch the partition of any day of its events that has none; with
+// Config.Retention it drops the partitions wholly older (never a DELETE).
+// The rollups are kept.
+//
 // The analyst views (invite_trends_hourly, refusals_by_rule_daily,
 // top_inviters_daily) read the rollups; AnalystQueries lists the documented
 // queries and RebuildRollups recomputes the rollups from the rows.
