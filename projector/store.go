@@ -158,7 +158,7 @@ func copyInvites(ctx context.Context, tx pgx.Tx, w *inviteWrites) ([]*event, err
 }
 
 // insertNewInvites copies w's invites into the session's staging table,
-// inserts them from there with ON CONFLICT (event_id) DO NOTHING, and
+// inserts them from there with ON CONFLICT (event_id, received_at) DO NOTHING, and
 // returns those that were not stored yet.
 func insertNewInvites(ctx context.Context, tx pgx.Tx, w *inviteWrites) ([]*event, error) {
 	if _, err := tx.Exec(ctx, createInviteStagingSQL); err != nil {
