@@ -198,6 +198,9 @@ CREATE INDEX membership_events_group ON invitegate.membership_events (app, group
 -- The lookups by member and by operator (decisions below, the dashboard).
 CREATE INDEX invite_members_member ON invitegate.invite_members (member, received_at);
 CREATE INDEX invite_events_operator ON invitegate.invite_events (operator, received_at);
+-- Statistics for the new partitions at once: without them, the lookups
+-- below plan as if every partition were empty until autovacuum comes by.
+ANALYZE invitegate.invite_events, invitegate.invite_members, invitegate.membership_events;
 
 -- +goose StatementBegin
 -- decisions answers "why was this refused?": one row per (invite, member)
