@@ -64,12 +64,15 @@ CREATE TABLE invitegate.invite_members (LIKE invitegate.invite_members_unpartiti
 CREATE TABLE invitegate.membership_events (LIKE invitegate.membership_events_unpartitioned INCLUDING DEFAULTS)
     PARTITION BY RANGE (received_at);
 
--- The partitions of the three tables, with the range each holds.
+-- The partitions of the three tables, with the range each holds;
+-- detach_pending: a DETACH ... CONCURRENTLY was interrupted (the projector
+-- finishes it before dropping the partition).
 CREATE VIEW invitegate.partitions AS
 SELECT parent.relname AS parent,
        child.relname  AS partition,
        substring(pg_get_expr(child.relpartbound, child.oid) FROM 'FROM \(''([^'']+)''\)')::timestamptz AS from_time,
-       substring(pg_get_expr(child.relpartbound, child.oid) FROM 'TO \(''([^'']+)''\)')::timestamptz AS to_time
+       substring(pg_get_expr(child.relpartbound, child.oid) FROM 'TO \(''([^'']+)''\)')::timestamptz AS to_time,
+       i.inhdetachpending AS detach_pending
 FROM pg_inherits i
 JOIN pg_class child ON child.oid = i.inhrelid
 JOIN pg_class parent ON parent.oid = i.inhparent
@@ -138,7 +141,10 @@ END $$;
 -- +goose StatementBegin
 -- drop_partitions drops every partition whose whole range ends at or before
 -- older_than, and returns their names. Rows go with their partition: no
--- DELETE, no vacuum debt. The rollups are untouched.
+-- DELETE, no vacuum debt. The rollups are untouched. It locks the tables
+-- while it runs (DROP TABLE of a partition locks its parent); the
+-- projector's --retention detaches each partition CONCURRENTLY first,
+-- which does not.
 CREATE FUNCTION invitegate.drop_partitions(older_than timestamptz)
 RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE

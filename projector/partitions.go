@@ -20,14 +20,15 @@ import (
 // replayed, a clock far off), and, with Config.Retention, drops whole
 // partitions past it.
 
-// partitionLockTimeout bounds the wait for the locks that adding or
-// dropping a partition takes on its table; past it the attempt fails and
-// is retried (the next maintenance pass, or the batch's retry).
+// partitionLockTimeout bounds the wait for the lock that adding a
+// partition takes on its table; past it the attempt fails and is retried
+// (the next maintenance pass, or the batch's retry).
 const partitionLockTimeout = "5s"
 
 const (
-	createPartitionsSQL = `SELECT invitegate.create_daily_partitions($1::date, $2::date)`
-	dropPartitionsSQL   = `SELECT invitegate.drop_partitions($1)`
+	createPartitionsSQL  = `SELECT invitegate.create_daily_partitions($1::date, $2::date)`
+	expiredPartitionsSQL = `SELECT parent, partition, detach_pending FROM invitegate.partitions
+		WHERE to_time <= $1 ORDER BY to_time, partition`
 )
 
 // partitions remembers the UTC days (as days since 1970-01-01) known to have
@@ -97,25 +98,40 @@ func (p *partitions) create(ctx context.Context, pool *pgxpool.Pool, from, to in
 }
 
 // drop drops the partitions whose range ends at or before olderThan and
-// returns their names. It forgets every known day, since partitions of days
-// it remembered may be gone (this projector's or another's retention).
+// returns their names. Each is first detached CONCURRENTLY, which locks its
+// parent only against other schema changes, so inserts and queries go on;
+// dropping the detached table then locks nothing else. A detach left
+// pending by an interrupted pass is finished first. drop forgets every
+// known day, since partitions of days it remembered may be gone (this
+// projector's or another's retention).
 func (p *partitions) drop(ctx context.Context, pool *pgxpool.Pool, olderThan time.Time) ([]string, error) {
-	var dropped []string
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+partitionLockTimeout+"'"); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, dropPartitionsSQL, olderThan)
-		if err != nil {
-			return err
-		}
-		dropped, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
-	})
+	defer p.forget()
+	rows, err := pool.Query(ctx, expiredPartitionsSQL, olderThan)
 	if err != nil {
-		return nil, fmt.Errorf("drop partitions before %s: %w", olderThan.UTC().Format(time.RFC3339), err)
+		return nil, fmt.Errorf("list partitions before %s: %w", olderThan.UTC().Format(time.RFC3339), err)
 	}
-	p.forget()
+	type expired struct {
+		Parent, Partition string
+		Pending           bool
+	}
+	parts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[expired])
+	if err != nil {
+		return nil, fmt.Errorf("list partitions before %s: %w", olderThan.UTC().Format(time.RFC3339), err)
+	}
+	var dropped []string
+	for _, e := range parts {
+		parent, part := pgx.Identifier{"invitegate", e.Parent}.Sanitize(), pgx.Identifier{"invitegate", e.Partition}.Sanitize()
+		detach := "ALTER TABLE " + parent + " DETACH PARTITION " + part + " CONCURRENTLY"
+		if e.Pending {
+			detach = "ALTER TABLE " + parent + " DETACH PARTITION " + part + " FINALIZE"
+		}
+		for _, stmt := range []string{detach, "DROP TABLE " + part} {
+			if _, err := pool.Exec(ctx, stmt); err != nil {
+				return dropped, fmt.Errorf("drop partition %s: %w", e.Partition, err)
+			}
+		}
+		dropped = append(dropped, e.Partition)
+	}
 	return dropped, nil
 }
 

@@ -117,3 +117,43 @@ func TestRetentionDropsWholePartitions(t *testing.T) {
 	_, err = writeBatch(ctx, pool, w.parts, invitesAt(1, now))
 	require.NoError(t, err)
 }
+
+// TestRetentionFinishesAnInterruptedDetach leaves a partition half detached
+// (DETACH ... CONCURRENTLY cancelled while it waited for a reader): the next
+// pass finishes the detach and drops it.
+func TestRetentionFinishesAnInterruptedDetach(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := newTestPool(t)
+	now := time.Now()
+	w, err := New(Config{Retention: 72 * time.Hour, Now: func() time.Time { return now }}, nil, pool,
+		slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	require.NoError(t, err)
+	old := now.AddDate(0, 0, -10)
+	_, err = writeBatch(ctx, pool, w.parts, invitesAt(3, old))
+	require.NoError(t, err)
+	var part string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT partition FROM invitegate.partitions
+		WHERE parent = 'invite_events' AND from_time <= $1 AND to_time > $1`, old).Scan(&part))
+
+	reader, err := pool.Begin(ctx) // a reader the detach must wait for
+	require.NoError(t, err)
+	_, err = reader.Exec(ctx, `SELECT count(*) FROM invitegate.invite_events`)
+	require.NoError(t, err)
+	conn, err := pool.Acquire(ctx)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `SET statement_timeout = '300ms'`)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `ALTER TABLE invitegate.invite_events DETACH PARTITION invitegate.`+part+` CONCURRENTLY`)
+	require.ErrorContains(t, err, "statement timeout")
+	_, err = conn.Exec(ctx, `RESET statement_timeout`)
+	require.NoError(t, err)
+	conn.Release()
+	require.NoError(t, reader.Rollback(ctx))
+	require.Equal(t, 1, count(t, pool, `SELECT count(*) FROM invitegate.partitions WHERE partition = $1 AND detach_pending`, part))
+
+	w.partitionPass(ctx)
+	require.Zero(t, count(t, pool, `SELECT count(*) FROM pg_class WHERE relname = $1`, part))
+	require.Zero(t, count(t, pool, `SELECT count(*) FROM invitegate.invite_events`))
+	require.Zero(t, int(testutil.ToFloat64(w.m.partitionErrors.WithLabelValues("drop"))))
+}
