@@ -25,6 +25,10 @@ import (
 // (the next maintenance pass, or the batch's retry).
 const partitionLockTimeout = "5s"
 
+// retentionLockKey is the advisory lock a projector holds while it drops
+// partitions ("invitegate retention").
+const retentionLockKey int64 = 0x696e76_7265746e
+
 const (
 	createPartitionsSQL  = `SELECT invitegate.create_daily_partitions($1::date, $2::date)`
 	expiredPartitionsSQL = `SELECT parent, partition, detach_pending FROM invitegate.partitions
@@ -106,7 +110,21 @@ func (p *partitions) create(ctx context.Context, pool *pgxpool.Pool, from, to in
 // projector's or another's retention).
 func (p *partitions) drop(ctx context.Context, pool *pgxpool.Pool, olderThan time.Time) ([]string, error) {
 	defer p.forget()
-	rows, err := pool.Query(ctx, expiredPartitionsSQL, olderThan)
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("drop partitions: %w", err)
+	}
+	defer conn.Release()
+	// One projector at a time: two concurrent detaches of a table fail.
+	var mine bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, retentionLockKey).Scan(&mine); err != nil {
+		return nil, fmt.Errorf("drop partitions: %w", err)
+	}
+	if !mine {
+		return nil, nil // another projector applies the retention now
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, retentionLockKey) //nolint:errcheck // fails only with a broken session, which frees the lock
+	rows, err := conn.Query(ctx, expiredPartitionsSQL, olderThan)
 	if err != nil {
 		return nil, fmt.Errorf("list partitions before %s: %w", olderThan.UTC().Format(time.RFC3339), err)
 	}
@@ -126,7 +144,7 @@ func (p *partitions) drop(ctx context.Context, pool *pgxpool.Pool, olderThan tim
 			detach = "ALTER TABLE " + parent + " DETACH PARTITION " + part + " FINALIZE"
 		}
 		for _, stmt := range []string{detach, "DROP TABLE " + part} {
-			if _, err := pool.Exec(ctx, stmt); err != nil {
+			if _, err := conn.Exec(ctx, stmt); err != nil {
 				return dropped, fmt.Errorf("drop partition %s: %w", e.Partition, err)
 			}
 		}
