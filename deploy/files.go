@@ -17,9 +17,9 @@ const (
 	// TrendsDashboardFile is the analytics dashboard (PostgreSQL); its
 	// queries are tested by package deploy/grafana.
 	TrendsDashboardFile = "grafana/invite-trends.json"
-	AlertsFile    = "prometheus/alerts.yaml"
-	ComposeFile   = "compose/compose.yaml"
-	K8sDir        = "k8s"
+	AlertsFile          = "prometheus/alerts.yaml"
+	ComposeFile         = "compose/compose.yaml"
+	K8sDir              = "k8s"
 )
 
 func readFile(name string) ([]byte, error) {

@@ -164,8 +164,8 @@ func TestTrendFigures(t *testing.T) {
 	for _, r := range run("Rules over the range: enforce against shadow") {
 		rules[r[0].(string)] = []float64{num(t, r[1]), num(t, r[2]), num(t, r[3]), num(t, r[4])}
 	}
-	require.Equal(t, []float64{101, 0, 0, 0}, rules["banned"]) // i%10 = 1
-	require.Equal(t, []float64{0, 51, 0, 0}, rules["flood"])   // i%20 = 2
+	require.Equal(t, []float64{101, 0, 0, 0}, rules["banned"])       // i%10 = 1
+	require.Equal(t, []float64{0, 51, 0, 0}, rules["flood"])         // i%20 = 2
 	require.Equal(t, []float64{0, 0, 0, 144}, rules["shadow-flood"]) // i%7 = 3
 
 	top := run("Top inviters by day")
