@@ -187,3 +187,47 @@ func TestComposeMonitoring(t *testing.T) {
 	require.NoError(t, yaml.Unmarshal(data, &prov))
 	require.Equal(t, dashboards, prov.Providers[0].Options.Path)
 }
+
+// Grafana provisions the invite-trends dashboard beside the operations one,
+// with a PostgreSQL data source logging in as a member of the analyst role,
+// which the postgres service's init script creates.
+func TestComposeAnalytics(t *testing.T) {
+	t.Parallel()
+	c := loadCompose(t)
+	graf := c.Services["grafana"].bindMounts()
+	dirs := map[string]string{}
+	for target, host := range graf {
+		dirs[host] = path.Dir(target)
+	}
+	require.NotEmpty(t, dirs[TrendsDashboardFile], "invite-trends dashboard not mounted")
+	require.Equal(t, dirs[DashboardFile], dirs[TrendsDashboardFile], "both dashboards in the provider's directory")
+
+	data, err := os.ReadFile(graf["/etc/grafana/provisioning"] + "/datasources/postgres.yaml")
+	require.NoError(t, err)
+	var ds struct {
+		Datasources []struct {
+			UID, Type, URL, User string
+			JSONData             struct{ Database string } `yaml:"jsonData"`
+			Secure               struct{ Password string } `yaml:"secureJsonData"`
+		}
+	}
+	require.NoError(t, yaml.Unmarshal(data, &ds))
+	require.Len(t, ds.Datasources, 1)
+	pg := ds.Datasources[0]
+	require.Equal(t, "grafana-postgresql-datasource", pg.Type)
+	require.Equal(t, "postgres:5432", pg.URL)
+	require.Equal(t, "invitegate", pg.JSONData.Database)
+	require.Equal(t, "$GRAFANA_DB_PASSWORD", pg.Secure.Password)
+	require.NotEmpty(t, c.Services["grafana"].Environment["GRAFANA_DB_PASSWORD"])
+
+	dash, err := os.ReadFile(TrendsDashboardFile)
+	require.NoError(t, err)
+	require.Contains(t, string(dash), `"value": "`+pg.UID+`"`, "the dashboard's data source variable defaults to it")
+
+	postgres := c.Services["postgres"]
+	script, err := os.ReadFile(postgres.bindMounts()["/docker-entrypoint-initdb.d/analyst-login.sh"])
+	require.NoError(t, err)
+	require.Contains(t, string(script), "CREATE ROLE "+pg.User+" LOGIN")
+	require.Contains(t, string(script), "IN ROLE invitegate_analyst")
+	require.Equal(t, c.Services["grafana"].Environment["GRAFANA_DB_PASSWORD"], postgres.Environment["GRAFANA_DB_PASSWORD"])
+}

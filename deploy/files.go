@@ -8,15 +8,18 @@ import (
 // files holds the deployment files that the exported functions read, so that
 // they work from any working directory and from a test binary elsewhere.
 //
-//go:embed grafana/invitegate.json prometheus/alerts.yaml compose/compose.yaml k8s
+//go:embed grafana/invitegate.json grafana/invite-trends.json prometheus/alerts.yaml compose/compose.yaml k8s
 var files embed.FS
 
 // Paths of the embedded files, relative to deploy/.
 const (
 	DashboardFile = "grafana/invitegate.json"
-	AlertsFile    = "prometheus/alerts.yaml"
-	ComposeFile   = "compose/compose.yaml"
-	K8sDir        = "k8s"
+	// TrendsDashboardFile is the analytics dashboard (PostgreSQL); its
+	// queries are tested by package deploy/grafana.
+	TrendsDashboardFile = "grafana/invite-trends.json"
+	AlertsFile          = "prometheus/alerts.yaml"
+	ComposeFile         = "compose/compose.yaml"
+	K8sDir              = "k8s"
 )
 
 func readFile(name string) ([]byte, error) {

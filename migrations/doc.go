@@ -22,4 +22,12 @@
 // dead_letters. Rollups and views (00002_rollups.sql): invite_trends_hourly,
 // refusals_by_rule_daily, top_inviters_daily, read from tables the projector
 // maintains in the same transaction as the event rows.
+//
+// 00006_partitions.sql partitions invite_events, invite_members and
+// membership_events by UTC day of received_at (primary keys now hold
+// received_at), with the functions create_daily_partitions and
+// drop_partitions and the view partitions the projector's maintenance and
+// retention use; it creates the read-only role invitegate_analyst and the
+// function decisions ("why was this refused?"). It converts an existing
+// installation by copying every row inside its transaction.
 package migrations

@@ -22,6 +22,14 @@ const (
 	DefaultRetryMax        = 5 * time.Second
 	DefaultWriteTimeout    = 30 * time.Second
 	DefaultPendingInterval = 5 * time.Second
+	// DefaultPartitionsAhead is how many days of partitions are kept
+	// created ahead of today.
+	DefaultPartitionsAhead = 7
+	// DefaultPartitionInterval is how often the partitions ahead and the
+	// retention are seen to.
+	DefaultPartitionInterval = time.Hour
+	// MinRetention is the shortest Retention: partitions are days.
+	MinRetention = 24 * time.Hour
 )
 
 // DefaultBackOff is the default Config.BackOff.
@@ -90,7 +98,21 @@ type Config struct {
 	// for invitegate_projector_pending_messages. Default 5s.
 	PendingInterval time.Duration
 
-	// Now is the clock for lag and dead-letter times. Default time.Now.
+	// Retention is how long the rows of invite_events, invite_members and
+	// membership_events are kept, by received_at: every PartitionInterval
+	// the partitions (UTC days) whose whole range is older are dropped,
+	// never a row at a time. The rollups are kept whatever it is. 0 (the
+	// default) keeps everything; otherwise at least MinRetention.
+	Retention time.Duration
+	// PartitionsAhead is how many days after today have their partitions
+	// created in advance. Default 7.
+	PartitionsAhead int
+	// PartitionInterval is how often the partitions ahead are created and
+	// the retention applied (also once at Start). Default 1h.
+	PartitionInterval time.Duration
+
+	// Now is the clock for lag, dead-letter times, partitions and the
+	// retention. Default time.Now.
 	Now func() time.Time
 }
 
@@ -113,6 +135,8 @@ func (c Config) withDefaults() Config {
 	c.RetryMax = cmp.Or(c.RetryMax, DefaultRetryMax)
 	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultWriteTimeout)
 	c.PendingInterval = cmp.Or(c.PendingInterval, DefaultPendingInterval)
+	c.PartitionsAhead = cmp.Or(c.PartitionsAhead, DefaultPartitionsAhead)
+	c.PartitionInterval = cmp.Or(c.PartitionInterval, DefaultPartitionInterval)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -141,6 +165,9 @@ func (c Config) validate() error {
 	check(c.RetryMax < c.RetryMin, "retry max %s < retry min %s", c.RetryMax, c.RetryMin)
 	check(c.WriteTimeout <= 0, "write timeout %s is not positive", c.WriteTimeout)
 	check(c.PendingInterval <= 0, "pending interval %s is not positive", c.PendingInterval)
+	check(c.Retention != 0 && c.Retention < MinRetention, "retention %s: want 0 (keep everything) or at least %s", c.Retention, MinRetention)
+	check(c.PartitionsAhead < 1 || c.PartitionsAhead > 365, "partitions ahead %d: want 1 to 365 days", c.PartitionsAhead)
+	check(c.PartitionInterval < time.Minute, "partition interval %s < 1m", c.PartitionInterval)
 	return errors.Join(errs...)
 }
 

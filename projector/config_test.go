@@ -33,6 +33,10 @@ func TestConfigValidation(t *testing.T) {
 		{"retry max", projector.Config{RetryMin: time.Second, RetryMax: time.Millisecond}, "retry max 1ms < retry min 1s"},
 		{"write timeout", projector.Config{WriteTimeout: -1}, "write timeout -1ns is not positive"},
 		{"pending interval", projector.Config{PendingInterval: -1}, "pending interval -1ns is not positive"},
+		{"retention", projector.Config{Retention: time.Hour}, "retention 1h0m0s: want 0 (keep everything) or at least 24h0m0s"},
+		{"negative retention", projector.Config{Retention: -time.Hour}, "retention -1h0m0s"},
+		{"partitions ahead", projector.Config{PartitionsAhead: 400}, "partitions ahead 400: want 1 to 365 days"},
+		{"partition interval", projector.Config{PartitionInterval: time.Second}, "partition interval 1s < 1m"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

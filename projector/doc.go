@@ -12,14 +12,15 @@
 //
 //   - invite_events by a binary COPY (encoded by hand, see copyData). When
 //     an invite of the batch is stored already (a redelivery, or another
-//     Worker racing for the same copy) the primary key on event_id fails
-//     that transaction and the batch is written again, its invites copied
-//     into a session temp table and inserted from there with ON CONFLICT
-//     (event_id) DO NOTHING RETURNING; membership_events with INSERT ...
-//     SELECT FROM unnest(...) ON CONFLICT (event_id) DO NOTHING. Copies of
-//     an event already stored are thus skipped, so delivery may be
-//     at-least-once and several Workers may share the consumer without
-//     duplicate rows;
+//     Worker racing for the same copy) the primary key on (event_id,
+//     received_at) fails that transaction and the batch is written again,
+//     its invites copied into a session temp table and inserted from there
+//     with ON CONFLICT (event_id, received_at) DO NOTHING RETURNING;
+//     membership_events with INSERT ... SELECT FROM unnest(...) ON CONFLICT
+//     (event_id, received_at) DO NOTHING. Every copy of an event carries
+//     the received_at the ingress gave it, so copies of an event already
+//     stored are skipped: delivery may be at-least-once and several
+//     Workers may share the consumer without duplicate rows;
 //   - invite_members (binary COPY) and the rollups (invite_rollup_hourly,
 //     invite_rollup_rule_daily, invite_rollup_operator_daily) for the newly
 //     inserted invites only, so rollups count each event once. Rollup keys
@@ -45,6 +46,13 @@
 // The server consumer's MaxDeliver is unlimited on purpose: deliveries
 // spent on crashes and restarts must never make the server drop an event
 // silently; the Worker applies MaxDeliver to data failures itself.
+//
+// The three event tables are partitioned by UTC day of received_at. A
+// Worker creates the partitions from yesterday to Config.PartitionsAhead
+// days ahead at start and every Config.PartitionInterval, and before a
+// batch the partition of any day of its events that has none; with
+// Config.Retention it drops the partitions wholly older (never a DELETE).
+// The rollups are kept.
 //
 // The analyst views (invite_trends_hourly, refusals_by_rule_daily,
 // top_inviters_daily) read the rollups; AnalystQueries lists the documented

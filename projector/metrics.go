@@ -21,6 +21,9 @@ type metrics struct {
 	pending     prometheus.Gauge
 	deadLetters *prometheus.CounterVec
 	duplicates  prometheus.Counter
+
+	partitionsDropped prometheus.Counter
+	partitionErrors   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -54,11 +57,23 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "invitegate_projector_duplicates_total",
 			Help: "Events skipped because their id was already stored.",
 		}),
+		partitionsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "invitegate_projector_partitions_dropped_total",
+			Help: "Partitions of the event tables dropped past --retention.",
+		}),
+		partitionErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "invitegate_projector_partition_errors_total",
+			Help: "Failed partition maintenance passes, by op: create (partitions ahead), drop (retention).",
+		}, []string{"op"}),
 	}
-	for _, c := range []prometheus.Collector{m.events, m.batches, m.duration, m.lag, m.pending, m.deadLetters, m.duplicates} {
+	for _, c := range []prometheus.Collector{m.events, m.batches, m.duration, m.lag, m.pending, m.deadLetters, m.duplicates,
+		m.partitionsDropped, m.partitionErrors} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register projector metrics: %w", err)
 		}
+	}
+	for _, op := range []string{"create", "drop"} {
+		m.partitionErrors.WithLabelValues(op)
 	}
 	for _, r := range []string{ReasonDecode, ReasonStore} {
 		m.deadLetters.WithLabelValues(r) // at zero, so that alerts see the first increase

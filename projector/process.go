@@ -32,7 +32,7 @@ func (w *Worker) storeOrBisect(ctx context.Context, ds []*delivery) {
 	rows := collectRows(ds, w.cfg.Now())
 	var res writeResult
 	err := w.retrying(ctx, "write batch", func(ctx context.Context) (err error) {
-		res, err = writeBatch(ctx, w.pool, rows)
+		res, err = writeBatch(ctx, w.pool, w.parts, rows)
 		return err
 	})
 	switch {

@@ -21,7 +21,7 @@ SELECT event_id, schema_version, app, command, group_id, group_type, operator,
 	policy_revision, fail_mode, platform, client_ip, event_time, received_at, decided_at, stream_seq, stats
 FROM pg_temp.invite_events_staging
 ORDER BY event_id
-ON CONFLICT (event_id) DO NOTHING
+ON CONFLICT (event_id, received_at) DO NOTHING
 RETURNING event_id`
 
 const insertMembershipsSQL = `
@@ -35,7 +35,7 @@ FROM unnest($1::uuid[], $2::int2[], $3::text[], $4::text[], $5::text[], $6::text
 	$15::timestamptz[], $16::int8[])
 	AS u(id, schema_version, kind, app, command, group_id, group_type,
 	operator, members, change_type, platform, client_ip, event_time, received_at, decided_at, stream_seq)
-ON CONFLICT (event_id) DO NOTHING`
+ON CONFLICT (event_id, received_at) DO NOTHING`
 
 const upsertHourlySQL = `
 INSERT INTO invitegate.invite_rollup_hourly AS r (hour, app, group_type, platform, requests, requests_partial,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,12 +29,22 @@ type writeResult struct {
 // projector racing for the same copy), that transaction fails on the
 // primary key and writeBatch stores the batch again, skipping the stored
 // ones. What the transaction sends is built before it begins, so that it
-// holds its locks only while PostgreSQL works.
-func writeBatch(ctx context.Context, pool *pgxpool.Pool, r *batchRows) (writeResult, error) {
+// holds its locks only while PostgreSQL works. Before it, the partitions
+// of the batch's days are created if parts does not know them.
+func writeBatch(ctx context.Context, pool *pgxpool.Pool, parts *partitions, r *batchRows) (writeResult, error) {
+	if err := parts.ensure(ctx, pool, r); err != nil {
+		return writeResult{}, err
+	}
 	w := newInviteWrites(r.invites)
 	res, err := writeBatchWith(ctx, pool, r, w, copyInvites)
 	if isStoredEvent(err) {
 		res, err = writeBatchWith(ctx, pool, r, w, insertNewInvites)
+	}
+	if isNoPartition(err) {
+		// A partition parts knew was dropped (retention, by hand): not the
+		// data's fault. Forget, and let the retry create it again.
+		parts.forget()
+		return res, fmt.Errorf("write batch: a partition was dropped meanwhile: %s", err.Error())
 	}
 	return res, err
 }
@@ -147,7 +158,7 @@ func copyInvites(ctx context.Context, tx pgx.Tx, w *inviteWrites) ([]*event, err
 }
 
 // insertNewInvites copies w's invites into the session's staging table,
-// inserts them from there with ON CONFLICT (event_id) DO NOTHING, and
+// inserts them from there with ON CONFLICT (event_id, received_at) DO NOTHING, and
 // returns those that were not stored yet.
 func insertNewInvites(ctx context.Context, tx pgx.Tx, w *inviteWrites) ([]*event, error) {
 	if _, err := tx.Exec(ctx, createInviteStagingSQL); err != nil {
@@ -243,11 +254,12 @@ func (r *batchRows) newest() time.Time {
 }
 
 // isStoredEvent reports whether err is a copy into invite_events meeting
-// an event that is stored already.
+// an event that is stored already: a unique violation of the primary key
+// of one of its partitions (invite_events_pYYYYMMDD_pkey).
 func isStoredEvent(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505" && // unique_violation
-		pgErr.ConstraintName == "invite_events_pkey"
+		strings.HasPrefix(pgErr.ConstraintName, "invite_events_") && strings.HasSuffix(pgErr.ConstraintName, "_pkey")
 }
 
 // isDataError reports whether err is PostgreSQL refusing the data itself

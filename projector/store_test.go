@@ -28,11 +28,11 @@ func TestWriteBatchSkipsStoredInvites(t *testing.T) {
 		}
 		return r
 	}
-	res, err := writeBatch(ctx, pool, batch(0, 10))
+	res, err := writeBatch(ctx, pool, newPartitions(), batch(0, 10))
 	require.NoError(t, err)
 	require.Equal(t, 10, res.inserted["invite"])
 
-	res, err = writeBatch(ctx, pool, batch(5, 20))
+	res, err = writeBatch(ctx, pool, newPartitions(), batch(5, 20))
 	require.NoError(t, err)
 	require.Equal(t, 10, res.inserted["invite"])
 	require.Equal(t, 5, res.duplicates)

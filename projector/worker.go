@@ -31,6 +31,7 @@ type Worker struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
 	m      *metrics
+	parts  *partitions
 
 	mu        sync.Mutex
 	started   bool
@@ -55,7 +56,8 @@ func New(cfg Config, js jetstream.JetStream, pool *pgxpool.Pool, logger *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	return &Worker{cfg: cfg, js: js, pool: pool, logger: logger.With("component", "projector"), m: m}, nil
+	return &Worker{cfg: cfg, js: js, pool: pool, logger: logger.With("component", "projector"), m: m,
+		parts: newPartitions()}, nil
 }
 
 // consumerConfig is the durable pull consumer every Worker shares.
@@ -95,7 +97,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	fetchCtx, stopFetch := context.WithCancel(context.Background())
 	writeCtx, abort := context.WithCancel(context.Background())
 	w.stopFetch, w.abort = stopFetch, abort
-	w.fetchers.Add(2)
+	w.fetchers.Add(3)
 	go func() {
 		defer w.fetchers.Done()
 		w.fetchLoop(fetchCtx)
@@ -103,6 +105,10 @@ func (w *Worker) Start(ctx context.Context) error {
 	go func() {
 		defer w.fetchers.Done()
 		w.pollPending(fetchCtx)
+	}()
+	go func() {
+		defer w.fetchers.Done()
+		w.maintainPartitions(fetchCtx)
 	}()
 	for range w.cfg.InFlight {
 		w.writers.Add(1)
@@ -115,7 +121,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	}
 	w.started = true
 	w.logger.Info("projector started", "stream", w.cfg.Stream, "consumer", w.cfg.Consumer,
-		"batch_size", w.cfg.BatchSize, "in_flight", w.cfg.InFlight)
+		"batch_size", w.cfg.BatchSize, "in_flight", w.cfg.InFlight, "retention", w.cfg.Retention)
 	return nil
 }
 

@@ -39,13 +39,14 @@ func BenchmarkWriteBatch(b *testing.B) {
 	}
 	defer pool.Close()
 	evs := benchEvents(b.N)
+	parts := newPartitions()
 	b.ResetTimer()
 	for start := 0; start < len(evs); start += 1000 {
 		r := &batchRows{}
 		for i := start; i < min(start+1000, len(evs)); i++ {
 			r.invites = append(r.invites, &evs[i])
 		}
-		if _, err := writeBatch(context.Background(), pool, r); err != nil {
+		if _, err := writeBatch(context.Background(), pool, parts, r); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -46,7 +46,8 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 		var c bench.AnalyticsConfig
 		f := newFlags("bench analytics", "invitegate bench analytics [flags]",
 			"Loads --events synthetic invite events over --days into a separate database (kept for\n"+
-				"later runs) and times each documented analyst query.", e.getenv)
+				"later runs) and times each documented analyst query, each query of the invite-trends\n"+
+				"dashboard (deploy/grafana) and the decision lookup.", e.getenv)
 		f.String(&c.DatabaseURL, "database-url", "", "benchmark database (default invitegate_bench_analytics on the local server)")
 		f.Int(&c.Events, "events", 10_000_000, "events to load")
 		f.Int(&c.Days, "days", 30, "days of history")
@@ -55,6 +56,7 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 		if _, err := parseFlags(f, args[1:], e); err != nil {
 			return err
 		}
+		c.Extra = dashboardQueries
 		_, err := bench.Analytics(ctx, c, e.stdout)
 		return err
 	}

@@ -17,7 +17,7 @@ const (
 
 // documentedCommands are the commands whose --help is the configuration
 // reference, in README order.
-var documentedCommands = [][]string{{"run"}, {"ingress"}, {"projector"}, {"migrate"},
+var documentedCommands = [][]string{{"run"}, {"ingress"}, {"projector"}, {"migrate"}, {"decisions"},
 	{"policy", "check"}, {"policy", "apply"}, {"policy", "show"}, {"policy", "history"}, {"policy", "diff"},
 	{"policy", "rollback"}, {"policy", "status"}, {"list", "add"}, {"list", "remove"}, {"list", "show"},
 	{"loadgen"}}

@@ -39,6 +39,7 @@ func commands() map[string]command {
 		"ingress":   {"the callback server alone (decides from the in-memory policy, publishes events)", cmdIngress},
 		"projector": {"the JetStream -> PostgreSQL projector alone", cmdProjector},
 		"migrate":   {"migrate the PostgreSQL schema: up | down | status", cmdMigrate},
+		"decisions": {"why was this refused? a member's or operator's decisions, with rule and policy author", cmdDecisions},
 		"policy":    {"the policy log: check, apply, show, history, diff, rollback, status", cmdPolicy},
 		"list":      {"change a policy list by events: add|remove NAME ID... (- reads stdin), show NAME", cmdList},
 		"loadgen":   {"simulate IM: send callbacks at a rate and report latency and outcomes", cmdLoadgen},

@@ -116,6 +116,7 @@ func (o *projectorOptions) register(f *flags) {
 	f.Int(&c.InFlight, "projector-in-flight", projector.DefaultInFlight, "batches written at once, each in its own transaction")
 	f.Int(&c.MaxDeliver, "max-deliver", projector.DefaultMaxDeliver, "deliveries of a message that fails to store before it goes to dead_letters")
 	f.Bool(&c.NoMigrate, "no-migrate", false, "do not migrate the database at start")
+	f.Duration(&c.Retention, "retention", 0, "drop the partitions (UTC days) of invite_events, invite_members and membership_events older than this (at least 24h); rollups are kept; 0 keeps everything")
 }
 
 // dataDirOption is shared by the outbox spool and the embedded NATS store.

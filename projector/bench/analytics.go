@@ -32,6 +32,10 @@ type AnalyticsConfig struct {
 	Runs int
 	// Reload forces a fresh load even when the database holds the data.
 	Reload bool
+	// Extra returns more queries to time after the documented ones, given
+	// the loaded database (the dashboard's panels, the decision lookup).
+	// Optional.
+	Extra func(ctx context.Context, pool *pgxpool.Pool) ([]projector.Query, error)
 }
 
 // QueryTiming is the timing of one analyst query.
@@ -52,8 +56,14 @@ func Analytics(ctx context.Context, cfg AnalyticsConfig, out io.Writer) ([]Query
 	cfg.Days = cmp.Or(cfg.Days, 30)
 	cfg.Operators = cmp.Or(cfg.Operators, 200_000)
 	cfg.Runs = cmp.Or(cfg.Runs, 5)
-	if _, err := projector.Prepare(ctx, projector.Config{DatabaseURL: cfg.DatabaseURL}); err != nil {
+	report, err := projector.Prepare(ctx, projector.Config{DatabaseURL: cfg.DatabaseURL})
+	if err != nil {
 		return nil, err
+	}
+	for _, line := range report {
+		if line != "no migrations to apply" {
+			fmt.Fprintln(out, "migrate:", line)
+		}
 	}
 	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -63,13 +73,21 @@ func Analytics(ctx context.Context, cfg AnalyticsConfig, out io.Writer) ([]Query
 	if err := ensureLoaded(ctx, pool, cfg, out); err != nil {
 		return nil, err
 	}
+	queries := projector.AnalystQueries()
+	if cfg.Extra != nil {
+		extra, err := cfg.Extra(ctx, pool)
+		if err != nil {
+			return nil, fmt.Errorf("extra queries: %w", err)
+		}
+		queries = append(queries, extra...)
+	}
 	var timings []QueryTiming
-	for _, q := range projector.AnalystQueries() {
+	for _, q := range queries {
 		qt, err := timeQuery(ctx, pool, q, cfg.Runs)
 		if err != nil {
 			return timings, err
 		}
-		fmt.Fprintf(out, "%-20s %4d rows  median %7.1f ms  max %7.1f ms\n", qt.Name, qt.Rows,
+		fmt.Fprintf(out, "%-50s %5d rows  median %7.1f ms  max %7.1f ms\n", qt.Name, qt.Rows,
 			ms(qt.Median), ms(qt.Max))
 		timings = append(timings, qt)
 	}
@@ -120,7 +138,9 @@ func exec(sql string, args ...any) func(context.Context, *pgxpool.Pool) error {
 func loadSteps(cfg AnalyticsConfig) []loadStep {
 	steps := []loadStep{{"truncate", exec(`TRUNCATE invitegate.invite_events, invitegate.invite_members,
 		invitegate.bench_load, invitegate.invite_rollup_hourly, invitegate.invite_rollup_rule_daily,
-		invitegate.invite_rollup_operator_daily`)}}
+		invitegate.invite_rollup_operator_daily`)},
+		{"partitions", exec(`SELECT invitegate.create_daily_partitions(
+			(now() AT TIME ZONE 'UTC')::date - $1::int - 1, (now() AT TIME ZONE 'UTC')::date + 1)`, cfg.Days)}}
 	const chunk = 1_000_000
 	for from := 0; from < cfg.Events; from += chunk {
 		to := min(from+chunk, cfg.Events) - 1
