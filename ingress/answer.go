@@ -41,13 +41,13 @@ var answeredReasons = []string{
 	reasonMethod, reasonNotFound, reasonAppMismatch, reasonMissingSign, reasonMissingRequestTime,
 	reasonBadRequestTime, reasonClockSkew, reasonBadSign, reasonMissingCommand, reasonCommandMismatch,
 	reasonBodyTooLarge, reasonBodyRead, reasonMalformedJSON, reasonNotObject, reasonFieldType,
-	reasonMissingGroupID, reasonMissingOperator, reasonBadMembers, reasonBadEventTime,
+	reasonMissingGroupID, reasonMissingOperator, reasonBadMembers, reasonBadEventTime, reasonFieldTooLong,
 }
 
 // bodyReasons are the reasons a membership body can be refused for.
 var bodyReasons = []string{
 	reasonCommandMismatch, reasonBodyTooLarge, reasonBodyRead, reasonMalformedJSON, reasonNotObject,
-	reasonFieldType, reasonMissingGroupID, reasonBadMembers, reasonBadEventTime,
+	reasonFieldType, reasonMissingGroupID, reasonBadMembers, reasonBadEventTime, reasonFieldTooLong,
 }
 
 // callbackError is an error answer: an HTTP status, a metric reason and the
