@@ -18,7 +18,8 @@ const maxNestingDepth = 10000
 type scanner struct {
 	s          string
 	i          int
-	maxMembers int // member cap (parseBodyCapped)
+	maxMembers int    // member cap (parseBodyCapped)
+	stack      []byte // skipValue's open containers
 }
 
 func (p *scanner) ws() {
@@ -273,12 +274,14 @@ func (p *scanner) null() bool {
 // skipValue consumes any JSON value; depth is the nesting depth of the
 // container holding it. It walks nested containers without recursion.
 func (p *scanner) skipValue(depth int) error {
-	var stackBuf [32]byte
-	stack := stackBuf[:0] // open containers: '{' or '['
+	// The open containers ('{' or '['), in a buffer the scanner keeps: one
+	// allocation per body at most, however many values are skipped.
+	p.stack = p.stack[:0]
 	for {
-		if err := p.skipScalarOrOpen(&stack, depth); err != nil {
+		if err := p.skipScalarOrOpen(depth); err != nil {
 			return err
 		}
+		stack := p.stack
 		// After a value or an opening: close containers until one needs
 		// another value.
 		for len(stack) > 0 {
@@ -296,6 +299,7 @@ func (p *scanner) skipValue(depth int) error {
 			if top == '{' && c == '}' || top == '[' && c == ']' {
 				p.i++
 				stack = stack[:len(stack)-1]
+				p.stack = stack
 				continue
 			}
 			if top == '{' {
@@ -311,11 +315,11 @@ func (p *scanner) skipValue(depth int) error {
 
 // skipScalarOrOpen consumes a scalar, or opens containers (pushing them)
 // until a scalar or an empty container has been consumed.
-func (p *scanner) skipScalarOrOpen(stack *[]byte, depth int) error {
+func (p *scanner) skipScalarOrOpen(depth int) error {
 	for {
 		switch c := p.peek(); c {
 		case '{', '[':
-			if depth+len(*stack)+1 > maxNestingDepth {
+			if depth+len(p.stack)+1 > maxNestingDepth {
 				return &bodyError{reason: reasonMalformedJSON, msg: fmt.Sprintf("malformed JSON: nesting deeper than %d at byte %d", maxNestingDepth, p.i)}
 			}
 			p.i++
@@ -327,7 +331,7 @@ func (p *scanner) skipScalarOrOpen(stack *[]byte, depth int) error {
 				p.i++
 				return nil
 			}
-			*stack = append(*stack, c)
+			p.stack = append(p.stack, c)
 			if c == '{' {
 				if err := p.skipKey(); err != nil {
 					return err
