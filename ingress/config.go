@@ -27,7 +27,7 @@ const (
 	DefaultIdleTimeout       = 30 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10 // 64 KiB
 	DefaultShutdownTimeout   = 5 * time.Second
-	DefaultMaxConnections    = 4096
+	DefaultMaxConnections    = 1024
 )
 
 // Config configures a Handler and a Server. The zero value of every field but
@@ -65,7 +65,8 @@ type Config struct {
 	// Both are counted and marked on the event (limit "max_members").
 	MaxMembers int
 	// MaxConnections bounds the callback listener's open connections
-	// (default 4096); past it new connections wait in the kernel's accept
+	// (default 1024, far above what IM keeps open: a few connections per
+	// thousand callbacks a second); past it new connections wait in the kernel's accept
 	// queue until one closes, and the wait is counted.
 	MaxConnections int
 	// ReadHeaderTimeout bounds reading a request's headers, from its first

@@ -13,7 +13,7 @@ func TestConfigDefaults(t *testing.T) {
 	require.NoError(t, cfg.validate())
 	require.Equal(t, Config{
 		HTTPAddr: "127.0.0.1:8080", AdminAddr: "127.0.0.1:9090", CallbackPath: "/callback", SdkAppID: testApp,
-		MaxClockSkew: 60 * time.Second, MaxBodyBytes: 1 << 20, MaxMembers: 1000, MaxConnections: 4096,
+		MaxClockSkew: 60 * time.Second, MaxBodyBytes: 1 << 20, MaxMembers: 1000, MaxConnections: 1024,
 		ReadHeaderTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second,
 		IdleTimeout: 30 * time.Second, MaxHeaderBytes: 64 << 10, ShutdownTimeout: 5 * time.Second,
 	}, cfg)
