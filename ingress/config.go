@@ -66,8 +66,8 @@ type Config struct {
 	MaxMembers int
 	// MaxConnections bounds the callback listener's open connections
 	// (default 1024, far above what IM keeps open: a few connections per
-	// thousand callbacks a second); past it new connections wait in the kernel's accept
-	// queue until one closes, and the wait is counted.
+	// thousand callbacks a second); past it new connections wait in the
+	// kernel's accept queue until one closes, and the wait is counted.
 	MaxConnections int
 	// ReadHeaderTimeout bounds reading a request's headers, from its first
 	// byte (default 2s: IM's whole budget).
