@@ -50,7 +50,7 @@ func TestDecisionTimeout(t *testing.T) {
 	doc := policy(RuleSpec{Name: "dup-member", RefuseMember: "members.filter(m, m == member).size() > 1"})
 	s, err := compile(doc, 5, compileOptions{costBudget: math.MaxUint64})
 	require.NoError(t, err)
-	req := &Request{App: "1", GroupID: "g", Operator: "o", Members: manyMembers(3000)}
+	req := &Request{App: "1", GroupID: "g", Operator: "o", Members: manyMembers(DefaultMaxMembers)}
 	for _, mode := range []FailMode{FailOpen, FailClosed} {
 		e := NewEngine(mode, nil)
 		e.Load(s)
@@ -69,7 +69,7 @@ func TestDecisionTimeout(t *testing.T) {
 			require.Equal(t, OutcomeAllow, d.Outcome)
 		}
 		// Unbounded, the same decision takes far longer than the timeout
-		// (about a second): it was cut, not finished.
+		// (about a quarter of a second): it was cut, not finished.
 		require.Less(t, elapsed, time.Second, "the timeout must cut the decision short")
 	}
 	e := NewEngine(FailOpen, nil)
@@ -95,17 +95,34 @@ func TestDecisionTimeoutNativeLoop(t *testing.T) {
 	require.Len(t, d.Refused, 100)
 }
 
-// TestDecisionTimeoutOverCap: a linear rule given far more members than
-// the cap (a caller that skips the ingress's cap) is still cut at the
-// deadline inside the comprehension.
-func TestDecisionTimeoutOverCap(t *testing.T) {
+// TestDecisionTimeoutInComprehension: a CEL comprehension is interrupted at
+// the deadline, not only the member loops.
+func TestDecisionTimeoutInComprehension(t *testing.T) {
 	t.Parallel()
-	s, err := Compile(policy(RuleSpec{Name: "no-zz", Reject: `members.exists(m, m.endsWith("zz"))`}), 1)
+	s, err := compile(policy(RuleSpec{Name: "nested", Reject: `members.exists(m, members.exists(n, n == m + "x"))`}),
+		1, compileOptions{costBudget: math.MaxUint64})
 	require.NoError(t, err)
-	d := s.decide(&Request{Members: manyMembers(DefaultMaxMembers)}, nil, time.Now().Add(time.Minute))
-	require.Empty(t, d.Limit)
-	d = s.decide(&Request{Members: manyMembers(2_000_000)}, nil, time.Now().Add(time.Millisecond))
+	start := time.Now()
+	d := s.decide(&Request{Members: manyMembers(DefaultMaxMembers)}, nil, time.Now().Add(time.Millisecond))
 	require.Equal(t, LimitDecisionTimeout, d.Limit)
+	require.Less(t, time.Since(start), time.Second, "interrupted, not finished")
+}
+
+// TestOverCapNotDecided: rules are costed at DefaultMaxMembers, so a
+// request with more (a caller that skips the ingress's --max-members) is
+// not decided by the policy: the Engine answers it by the fail mode.
+func TestOverCapNotDecided(t *testing.T) {
+	t.Parallel()
+	s, err := Compile(policy(RuleSpec{Name: "no-zz", Reject: `members.exists(m, m.endsWith("zz"))`}), 4)
+	require.NoError(t, err)
+	d := s.Decide(&Request{Members: manyMembers(DefaultMaxMembers)})
+	require.Empty(t, d.Limit)
+	e := NewEngine(FailClosed, nil)
+	e.Load(s)
+	d = e.Decide(&Request{Members: manyMembers(DefaultMaxMembers + 1)})
+	require.Equal(t, LimitMaxMembers, d.Limit)
+	require.Equal(t, OutcomeReject, d.Outcome)
+	require.Equal(t, uint64(4), d.Revision)
 }
 
 // TestLimitedEvent: the limit is recorded on the event and survives the

@@ -47,13 +47,15 @@ var Limits = []string{LimitMaxMembers, LimitDecisionTimeout}
 // the quadratic rule this budget exists to refuse (41 million units at the
 // cap), so a rule within budget runs in milliseconds at worst.
 //
-// At run time the decision timeout bounds the work, not cel.CostLimit:
-// cel-go's cost tracker (v0.31) keeps a stack that grows by one entry per
-// comprehension step and is searched linearly on each step, so tracking
-// turns a linear `members.exists(...)` quadratic (measured: 20,000 members
-// 0.97 s tracked against 5.6 ms untracked). The estimate at compile time,
-// the member cap and the interruptible deadline bound the same work
-// without that cost.
+// At run time the estimate is made to hold: a request with more than
+// DefaultMaxMembers members is not decided by the policy (Limit
+// LimitMaxMembers), and the decision timeout bounds the rest. Not
+// cel.CostLimit: cel-go's cost tracker (v0.31) keeps a stack that grows
+// by one entry per comprehension step and is searched linearly on each
+// step, so tracking turns a linear `members.exists(...)` quadratic
+// (measured: 20,000 members 0.97 s tracked against 5.6 ms untracked). The
+// estimate at compile time, the member cap and the interruptible deadline
+// bound the same work without that cost.
 const DefaultRuleCostBudget = 1_000_000
 
 // DefaultDecisionTimeout bounds one decision: past it the fail mode

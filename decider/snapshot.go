@@ -116,6 +116,12 @@ func (s *Snapshot) decide(r *Request, src StatsSource, deadline time.Time) Decis
 	if r == nil {
 		r = &Request{}
 	}
+	if len(r.Members) > DefaultMaxMembers {
+		// Rules are costed at DefaultMaxMembers: beyond it their cost is
+		// not bounded, so the policy is not consulted (the ingress's
+		// --max-members stops such requests before they get here).
+		return Decision{Outcome: OutcomeAllow, Revision: s.revision, Limit: LimitMaxMembers}
+	}
 	ev := s.pool.Get().(*evaluation)
 	ev.begin(s, r)
 	ev.src = src
