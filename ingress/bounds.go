@@ -2,17 +2,23 @@ package ingress
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/invitegate/invitegate/decider"
 )
 
-// reasonFieldTooLong labels a string over its bound (decider.Max*Bytes).
-const reasonFieldTooLong = "field_too_long"
+// Reasons of a string refused where it enters.
+const (
+	reasonFieldTooLong = "field_too_long" // over its bound (decider.Max*Bytes)
+	reasonFieldNUL     = "field_nul"      // holds a NUL, which PostgreSQL cannot store
+)
 
 // checkLengths bounds every string of a callback where it enters, by IM's
 // documented limits with a wide margin (see decider.MaxGroupIDBytes and the
 // others), so that no value can outgrow what the projector stores and
-// indexes: over a bound is a precise 400 naming the field.
+// indexes: over a bound is a precise 400 naming the field. A NUL character
+// (never in an IM id, and refused by PostgreSQL) is a 400 too, so that no
+// decided callback leaves an event the projector cannot store.
 func checkLengths(b *body, q *query, spec bodySpec) *bodyError {
 	for _, f := range [...]struct {
 		name string
@@ -26,14 +32,24 @@ func checkLengths(b *body, q *query, spec bodySpec) *bodyError {
 		{"OptPlatform", q.platform, decider.MaxPlatformBytes},
 		{"ClientIP", q.clientIP, decider.MaxClientIPBytes},
 	} {
-		if len(f.v) > f.max {
-			return tooLong(f.name, len(f.v), f.max)
+		if be := checkString(f.name, f.v, f.max); be != nil {
+			return be
 		}
 	}
 	for i, m := range b.members {
-		if len(m) > decider.MaxAccountBytes {
-			return tooLong(fmt.Sprintf("%s[%d].Member_Account", spec.listKey, i), len(m), decider.MaxAccountBytes)
+		if len(m) > decider.MaxAccountBytes || strings.IndexByte(m, 0) >= 0 {
+			return checkString(fmt.Sprintf("%s[%d].Member_Account", spec.listKey, i), m, decider.MaxAccountBytes)
 		}
+	}
+	return nil
+}
+
+func checkString(field, v string, max int) *bodyError {
+	switch {
+	case len(v) > max:
+		return tooLong(field, len(v), max)
+	case strings.IndexByte(v, 0) >= 0:
+		return &bodyError{reason: reasonFieldNUL, msg: field + " contains a NUL character"}
 	}
 	return nil
 }

@@ -125,6 +125,19 @@ func TestFieldLengths(t *testing.T) {
 	require.Len(t, b.sink.all(), 1) // the invite at the bounds only
 }
 
+// TestFieldNUL: a NUL in a string is a 400 naming the field (the event
+// could not be stored).
+func TestFieldNUL(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	requireFail(t, b.post(inviteQuery(), invite("g", "Public", "op\x00x", "a")), http.StatusBadRequest,
+		"Operator_Account contains a NUL character")
+	requireFail(t, b.post(inviteQuery(), invite("g", "Public", "op", "a", "b\x00")), http.StatusBadRequest,
+		"DestinationMembers[1].Member_Account contains a NUL character")
+	require.Equal(t, 2.0, testutil.ToFloat64(b.h.metrics.errors.WithLabelValues(reasonFieldNUL)))
+	require.Empty(t, b.sink.all())
+}
+
 // TestEventTimeOutOfRange: an EventTime no event can record (year 10000 and
 // later) is treated as absent: the invite is decided and recorded.
 func TestEventTimeOutOfRange(t *testing.T) {
