@@ -131,3 +131,13 @@ func definedLists(lists []string) string {
 	}
 	return "defined: " + strings.Join(lists, ", ")
 }
+
+// hasComprehension reports whether e loops (all, exists, exists_one, map,
+// filter): only such expressions can run long on bounded inputs.
+func hasComprehension(e celast.Expr) bool {
+	found := false
+	walkFree(e, nil, func(n celast.Expr, _ func(string) bool) {
+		found = found || n.Kind() == celast.ComprehensionKind
+	})
+	return found
+}

@@ -52,10 +52,11 @@ func subjectToken(s string) string {
 
 // AppendEvent appends ev as one NDJSON line (JSON plus '\n') to buf. The
 // encoding is hand-written (it runs once per callback) and decodes exactly
-// like encoding/json's; like encoding/json, it refuses a time whose year is
-// outside [0, 9999], which RFC 3339 cannot express.
+// like encoding/json's. An EventTime outside years [1, 9999] (IM's, so the
+// caller's) is written as absent; like encoding/json, it refuses a
+// ReceivedAt or DecidedAt outside [0, 9999], which RFC 3339 cannot express.
 func AppendEvent(buf []byte, ev *Event) ([]byte, error) {
-	for _, t := range []*time.Time{ev.EventTime, &ev.ReceivedAt, &ev.DecidedAt} {
+	for _, t := range []*time.Time{&ev.ReceivedAt, &ev.DecidedAt} {
 		if t != nil && (t.Year() < 0 || t.Year() > 9999) {
 			return buf, timeRangeError(ev.ID, *t)
 		}

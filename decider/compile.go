@@ -1,6 +1,7 @@
 package decider
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"regexp"
@@ -35,7 +36,8 @@ var celReserved = []string{"as", "break", "const", "continue", "else", "false", 
 	"import", "in", "let", "loop", "package", "namespace", "null", "return", "true", "var", "void", "while"}
 
 type compileOptions struct {
-	noIndex bool // evaluate every rule with CEL alone (for equivalence tests and benchmarks)
+	noIndex    bool   // evaluate every rule with CEL alone (for equivalence tests and benchmarks)
+	costBudget uint64 // a rule's cost budget; 0 means DefaultRuleCostBudget
 }
 
 // Compile validates doc and compiles it into an immutable Snapshot with the
@@ -60,7 +62,7 @@ func compile(doc *Document, revision uint64, opts compileOptions) (*Snapshot, er
 	asts := make([]*celast.AST, len(doc.Rules))
 	seen := map[string]int{}
 	for i := range doc.Rules {
-		asts[i] = checkRule(env, doc, i, seen, listNames, &problems)
+		asts[i] = checkRule(env, doc, i, seen, listNames, cmp.Or(opts.costBudget, DefaultRuleCostBudget), &problems)
 	}
 	if len(problems) > 0 {
 		return nil, &ValidationError{Problems: problems}
@@ -86,7 +88,7 @@ func checkHeader(doc *Document, problems *[]Problem) {
 
 // checkRule validates rule i and returns its checked AST (nil when the
 // expression does not compile).
-func checkRule(env *cel.Env, doc *Document, i int, seen map[string]int, lists []string, problems *[]Problem) *celast.AST {
+func checkRule(env *cel.Env, doc *Document, i int, seen map[string]int, lists []string, budget uint64, problems *[]Problem) *celast.AST {
 	r := &doc.Rules[i]
 	rp := ruleProblems{index: i, name: r.Name, out: problems}
 	switch {
@@ -113,7 +115,7 @@ func checkRule(env *cel.Env, doc *Document, i int, seen map[string]int, lists []
 		return nil
 	}
 	checkErrorFields(r, rp)
-	return checkExpr(env, r.Kind(), r.Expr(), lists, rp)
+	return checkExpr(env, r.Kind(), r.Expr(), lists, budget, rp)
 }
 
 func checkErrorFields(r *RuleSpec, rp ruleProblems) {
@@ -133,7 +135,7 @@ func checkErrorFields(r *RuleSpec, rp ruleProblems) {
 }
 
 // checkExpr compiles and type-checks one rule expression.
-func checkExpr(env *cel.Env, kind, expr string, lists []string, rp ruleProblems) *celast.AST {
+func checkExpr(env *cel.Env, kind, expr string, lists []string, budget uint64, rp ruleProblems) *celast.AST {
 	a, iss := env.Compile(expr)
 	if iss.Err() != nil {
 		for _, e := range iss.Errors() {
@@ -145,6 +147,7 @@ func checkExpr(env *cel.Env, kind, expr string, lists []string, rp ruleProblems)
 	if t := a.OutputType(); !t.IsExactType(types.BoolType) {
 		rp.add(kind, "must be a bool expression, got %s", cel.FormatCELType(t))
 	}
+	checkCost(env, a, kind, budget, rp)
 	native := a.NativeRep()
 	checkReferences(native.Expr(), kind, lists, rp)
 	if _, err := env.Program(a, progOpts...); err != nil {

@@ -24,6 +24,7 @@ type Engine struct {
 	stats    atomic.Pointer[statsHolder]
 	failMode FailMode
 	now      func() time.Time
+	timeout  time.Duration // per decision; see SetDecisionTimeout
 }
 
 // NewEngine returns an Engine with no snapshot loaded. now may be nil (time.Now).
@@ -34,8 +35,22 @@ func NewEngine(failMode FailMode, now func() time.Time) *Engine {
 	if failMode != FailClosed {
 		failMode = FailOpen
 	}
-	return &Engine{failMode: failMode, now: now}
+	return &Engine{failMode: failMode, now: now, timeout: DefaultDecisionTimeout}
 }
+
+// SetDecisionTimeout bounds every later decision (0: DefaultDecisionTimeout;
+// negative: unbounded, for tools). A decision past it is answered by the
+// fail mode with Limit LimitDecisionTimeout. The bound is real (monotonic)
+// time, whatever clock the Engine was given. Call it before serving.
+func (e *Engine) SetDecisionTimeout(d time.Duration) {
+	if d == 0 {
+		d = DefaultDecisionTimeout
+	}
+	e.timeout = d
+}
+
+// DecisionTimeout returns the bound of one decision (negative: none).
+func (e *Engine) DecisionTimeout() time.Duration { return e.timeout }
 
 // Load makes s the snapshot for every later decision.
 func (e *Engine) Load(s *Snapshot) { e.snap.Store(s) }
@@ -63,17 +78,33 @@ func (e *Engine) FailMode() FailMode { return e.failMode }
 func (e *Engine) Decide(r *Request) Decision {
 	s := e.snap.Load()
 	if s == nil {
-		if e.failMode == FailClosed {
-			return Decision{Outcome: OutcomeReject, ErrorCode: DefaultRejectCode, RejectRule: FailModeRule, FailMode: true}
-		}
-		return Decision{Outcome: OutcomeAllow, FailMode: true}
+		return e.Limited("")
 	}
 	start := e.now()
 	var src StatsSource
 	if h := e.stats.Load(); h != nil {
 		src = h.src
 	}
-	d := s.DecideWith(r, src)
+	var deadline time.Time
+	if e.timeout > 0 {
+		deadline = time.Now().Add(e.timeout)
+	}
+	d := s.decide(r, src, deadline)
+	if d.Limit != "" {
+		ld := e.Limited(d.Limit)
+		ld.Revision = d.Revision
+		d = ld
+	}
 	d.EvalTime = e.now().Sub(start)
 	return d
+}
+
+// Limited returns the fail mode's decision, marked with limit: the bound
+// (LimitMaxMembers, LimitDecisionTimeout) that kept the policy
+// from deciding, or "" when no policy is loaded.
+func (e *Engine) Limited(limit string) Decision {
+	if e.failMode == FailClosed {
+		return Decision{Outcome: OutcomeReject, ErrorCode: DefaultRejectCode, RejectRule: FailModeRule, FailMode: true, Limit: limit}
+	}
+	return Decision{Outcome: OutcomeAllow, FailMode: true, Limit: limit}
 }

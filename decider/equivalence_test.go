@@ -2,6 +2,7 @@ package decider
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -35,9 +36,9 @@ func TestIndexedEqualsCELOnly(t *testing.T) {
 			}
 			doc.Rules = append(doc.Rules, r)
 		}
-		indexed, err := compile(doc, 1, compileOptions{})
+		indexed, err := compile(doc, 1, compileOptions{costBudget: math.MaxUint64})
 		require.NoError(t, err, "policy %d: %+v", p, doc.Rules)
-		celOnly, err := compile(doc, 1, compileOptions{noIndex: true})
+		celOnly, err := compile(doc, 1, compileOptions{noIndex: true, costBudget: math.MaxUint64})
 		require.NoError(t, err)
 		for range 40 {
 			r := genRequest(rng)

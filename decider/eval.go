@@ -118,7 +118,21 @@ func (ev *evaluation) memberEval(n *node, i int) tri {
 }
 
 func (ev *evaluation) runCEL(n *node) tri {
-	out, _, err := n.prog.Eval(&ev.act)
+	if !n.guarded {
+		out, _, err := n.prog.Eval(&ev.act)
+		return celTri(out, err)
+	}
+	if ev.expired() {
+		return tErr
+	}
+	out, _, err := n.prog.ContextEval(ev.context(), &ev.act)
+	if err != nil {
+		ev.boundErr(err)
+	}
+	return celTri(out, err)
+}
+
+func celTri(out any, err error) tri {
 	if err != nil {
 		return tErr
 	}

@@ -42,7 +42,12 @@ type Event struct {
 	Shadow         []ShadowEffect `json:"shadow,omitempty"`
 	PolicyRevision uint64         `json:"policy_revision"`
 	FailMode       bool           `json:"fail_mode"`
-	Stats          []StatRead     `json:"stats,omitempty"` // the statistics the rules read
+	// Limit names the bound that decided this event by the fail mode
+	// (LimitMaxMembers, LimitDecisionTimeout); "" when none did.
+	// A membership event over the member cap carries LimitMaxMembers and its
+	// first MaxMembers members.
+	Limit string     `json:"limit,omitempty"`
+	Stats []StatRead `json:"stats,omitempty"` // the statistics the rules read
 
 	// Membership events only: JoinType (Apply, Invited) or ExitType (Kicked, Quit).
 	ChangeType string `json:"change_type,omitempty"`
@@ -83,6 +88,7 @@ func NewInviteEvent(r *Request, d *Decision, receivedAt, decidedAt time.Time) Ev
 		Shadow:         d.Shadow,
 		PolicyRevision: d.Revision,
 		FailMode:       d.FailMode,
+		Limit:          d.Limit,
 		Stats:          d.Stats,
 		Platform:       r.Platform,
 		ClientIP:       r.ClientIP,
@@ -92,10 +98,7 @@ func NewInviteEvent(r *Request, d *Decision, receivedAt, decidedAt time.Time) Ev
 	if ev.Members == nil {
 		ev.Members = []string{}
 	}
-	if !r.EventTime.IsZero() {
-		t := r.EventTime.UTC()
-		ev.EventTime = &t
-	}
+	ev.EventTime = eventTime(r.EventTime)
 	return ev
 }
 
@@ -111,6 +114,7 @@ type Membership struct {
 	Platform   string
 	ClientIP   string
 	EventTime  time.Time
+	Limit      string // LimitMaxMembers when Members holds only the first MaxMembers
 }
 
 // NewMembershipEvent records a membership callback.
@@ -130,6 +134,7 @@ func NewMembershipEvent(m *Membership, receivedAt time.Time) Event {
 		Operator:   m.Operator,
 		Members:    m.Members,
 		ChangeType: m.ChangeType,
+		Limit:      m.Limit,
 		Platform:   m.Platform,
 		ClientIP:   m.ClientIP,
 		ReceivedAt: receivedAt.UTC(),
@@ -138,9 +143,24 @@ func NewMembershipEvent(m *Membership, receivedAt time.Time) Event {
 	if ev.Members == nil {
 		ev.Members = []string{}
 	}
-	if !m.EventTime.IsZero() {
-		t := m.EventTime.UTC()
-		ev.EventTime = &t
-	}
+	ev.EventTime = eventTime(m.EventTime)
 	return ev
+}
+
+// eventTime is IM's EventTime as an event records it: nil when absent or
+// outside the years an event can encode (RFC 3339 stops at 9999), so that
+// an absurd EventTime is recorded as absent rather than losing the event.
+func eventTime(t time.Time) *time.Time {
+	if t.IsZero() || !EncodableTime(t) {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+// EncodableTime reports whether an event can carry t: its year is in
+// [1, 9999] (encoding/json and RFC 3339 refuse the others).
+func EncodableTime(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 1 && y <= 9999
 }

@@ -59,13 +59,14 @@ const (
 	fEventTime
 	fReceivedAt
 	fDecidedAt
+	fLimit
 )
 
 var (
 	eventKeys = []string{"schema", "id", "kind", "app", "command", "group_id", "group_type", "operator",
 		"members", "outcome", "refused", "error_code", "error_info", "reject_rule", "shadow",
 		"policy_revision", "fail_mode", "stats", "change_type", "platform", "client_ip", "event_time",
-		"received_at", "decided_at"}
+		"received_at", "decided_at", "limit"}
 	refusalKeys = []string{"member", "rule"}
 	shadowKeys  = []string{"rule", "kind", "members"}
 	statKeys    = []string{"stat", "key", "value"}
@@ -133,6 +134,8 @@ func (d *eventDecoder) eventField(ev *Event, f int) bool {
 		return d.time(&ev.ReceivedAt)
 	case fDecidedAt:
 		return d.time(&ev.DecidedAt)
+	case fLimit:
+		return d.str(&ev.Limit)
 	}
 	return d.skip(0) // a key encoding/json ignores
 }

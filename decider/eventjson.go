@@ -81,11 +81,12 @@ func appendEventJSON(b []byte, ev *Event) []byte {
 	b = appendOptional(b, "change_type", ev.ChangeType)
 	b = appendOptional(b, "platform", ev.Platform)
 	b = appendOptional(b, "client_ip", ev.ClientIP)
-	if ev.EventTime != nil {
+	if ev.EventTime != nil && EncodableTime(*ev.EventTime) {
 		b = appendTime(b, "event_time", *ev.EventTime)
 	}
 	b = appendTime(b, "received_at", ev.ReceivedAt)
 	b = appendTime(b, "decided_at", ev.DecidedAt)
+	b = appendOptional(b, "limit", ev.Limit)
 	return append(b, '}')
 }
 

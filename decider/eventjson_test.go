@@ -82,7 +82,7 @@ func TestAppendEventRefusesUnencodableTimes(t *testing.T) {
 	t.Parallel()
 	ev := sampleEvent()
 	far := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
-	ev.EventTime = &far
+	ev.ReceivedAt = far
 	buf, err := AppendEvent([]byte("keep"), &ev)
 	require.ErrorContains(t, err, "outside years 0-9999")
 	require.Equal(t, "keep", string(buf))

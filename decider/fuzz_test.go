@@ -2,6 +2,7 @@ package decider
 
 import (
 	"errors"
+	"math"
 	"os"
 	"testing"
 	"time"
@@ -34,12 +35,12 @@ func FuzzCompile(f *testing.F) {
 			requireValidationError(t, err)
 			return
 		}
-		indexed, err := compile(doc, 1, compileOptions{})
+		indexed, err := compile(doc, 1, compileOptions{costBudget: math.MaxUint64})
 		if err != nil {
 			requireValidationError(t, err)
 			return
 		}
-		celOnly, err := compile(doc, 1, compileOptions{noIndex: true})
+		celOnly, err := compile(doc, 1, compileOptions{noIndex: true, costBudget: math.MaxUint64})
 		require.NoError(t, err)
 		for _, r := range requests {
 			require.Equal(t, celOnly.Decide(r), indexed.Decide(r))

@@ -202,11 +202,15 @@ func literalSet(l celast.ListExpr) *stringSet {
 // leaf compiles the sub-expression e of the current rule into a CEL program.
 func (b *builder) leaf(e celast.Expr) (*node, error) {
 	sub := celast.NewCheckedAST(celast.NewAST(e, b.rootAST.SourceInfo()), b.rootAST.TypeMap(), b.rootAST.ReferenceMap())
-	prog, err := b.env.PlanProgram(sub, progOpts...)
+	opts, guarded := progOpts, hasComprehension(e)
+	if guarded {
+		opts = append(slices.Clip(opts), cel.InterruptCheckFrequency(interruptCheckEvery))
+	}
+	prog, err := b.env.PlanProgram(sub, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("plan cel program: %w", err)
 	}
 	n := b.newNode(opCEL, usesVar(e, VarMember) || slices.Contains(usedStats(e), StatMemberInvited1h))
-	n.prog = prog
+	n.prog, n.guarded = prog, guarded
 	return n, nil
 }

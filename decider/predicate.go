@@ -75,6 +75,7 @@ type node struct {
 	set      *stringSet // opIn
 	memo     int        // opIn on member and a hashed set: slot in evaluation.memo, else -1
 	prog     cel.Program
+	guarded  bool // prog loops (a comprehension): interrupted at the deadline
 }
 
 // native evaluates an equality, string or membership predicate; it never

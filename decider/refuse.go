@@ -22,6 +22,9 @@ func (s *Snapshot) decideMembers(ev *evaluation, d *Decision) {
 	}
 	ev.dedup.reset()
 	for j, m := range ev.req.Members {
+		if j%checkEvery == checkEvery-1 && ev.expired() {
+			break
+		}
 		if ev.dedup.contains(ev.refused, m) {
 			continue // listed twice: refused once
 		}
@@ -51,6 +54,9 @@ func (s *Snapshot) shadowRefusals(ev *evaluation, i int, d *Decision) {
 	var matched []string
 	ev.dedup.reset()
 	for j, m := range ev.req.Members {
+		if j%checkEvery == checkEvery-1 && ev.expired() {
+			return
+		}
 		switch ev.memberEval(r.root, j) {
 		case tErr:
 			ev.failed(i)

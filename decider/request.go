@@ -59,9 +59,12 @@ type Decision struct {
 	ErrorCode  int       // 0, 1, or the rule's code in [10100, 10200]
 	ErrorInfo  string    // shown to the inviter when ErrorCode is in [10100, 10200]
 	Shadow     []ShadowEffect
-	Revision   uint64        // revision of the snapshot that decided; 0 in fail mode
-	FailMode   bool          // true when no policy was loaded and --fail-mode decided
-	EvalTime   time.Duration // time spent evaluating the policy
+	Revision   uint64 // revision of the snapshot that decided; 0 in fail mode
+	FailMode   bool   // true when --fail-mode decided: no policy loaded, or a Limit was hit
+	// Limit names the bound that made the fail mode decide (LimitMaxMembers,
+	// LimitDecisionTimeout); "" otherwise.
+	Limit    string
+	EvalTime time.Duration // time spent evaluating the policy
 	// RuleErrors names rules whose evaluation errored on this request (they
 	// counted as not matched). Nil when none did.
 	RuleErrors []string

@@ -1,8 +1,10 @@
 package decider
 
 import (
+	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/google/cel-go/common/types/ref"
 )
@@ -80,6 +82,10 @@ type evaluation struct {
 	src      StatsSource // nil: every statistic reads 0
 	reads    []StatRead  // statistics read so far
 	statsVal ref.Val     // statsVal{ev}, boxed once
+	deadline time.Time   // zero: none (bound.go)
+	limit    string      // the Limit hit, if any
+	ctx      context.Context
+	cancel   context.CancelFunc
 }
 
 func (s *Snapshot) newEvaluation() *evaluation {
@@ -100,15 +106,32 @@ func (s *Snapshot) Decide(r *Request) Decision { return s.DecideWith(r, nil) }
 // DecideWith is Decide reading stats.NAME from src (nil: every statistic
 // reads 0). The statistics read are recorded in Decision.Stats.
 func (s *Snapshot) DecideWith(r *Request, src StatsSource) Decision {
+	return s.decide(r, src, time.Time{})
+}
+
+// decide is DecideWith bounded by deadline (zero: none). A decision that
+// hits a bound returns only Revision and Limit, with OutcomeAllow: the
+// Engine answers it by the fail mode.
+func (s *Snapshot) decide(r *Request, src StatsSource, deadline time.Time) Decision {
 	if r == nil {
 		r = &Request{}
+	}
+	if len(r.Members) > DefaultMaxMembers {
+		// Rules are costed at DefaultMaxMembers: beyond it their cost is
+		// not bounded, so the policy is not consulted (the ingress's
+		// --max-members stops such requests before they get here).
+		return Decision{Outcome: OutcomeAllow, Revision: s.revision, Limit: LimitMaxMembers}
 	}
 	ev := s.pool.Get().(*evaluation)
 	ev.begin(s, r)
 	ev.src = src
+	ev.setDeadline(deadline)
 	d := Decision{Revision: s.revision}
 	s.decideRequest(ev, &d)
 	s.decideMembers(ev, &d)
+	if ev.limit != "" {
+		d = Decision{Revision: s.revision, Limit: ev.limit}
+	}
 	switch {
 	case d.RejectRule != "":
 		d.Outcome = OutcomeReject
@@ -131,7 +154,8 @@ func (s *Snapshot) DecideWith(r *Request, src StatsSource) Decision {
 		clear(ev.reads)
 		ev.reads = ev.reads[:0]
 	}
-	ev.req, ev.act, ev.src = nil, activation{}, nil
+	ev.endBounds()
+	ev.req, ev.act, ev.src, ev.limit = nil, activation{}, nil, ""
 	s.pool.Put(ev)
 	return d
 }
@@ -159,6 +183,9 @@ func (ev *evaluation) failed(i int) {
 // An enforcing reject rule is skipped once another has rejected.
 func (s *Snapshot) decideRequest(ev *evaluation, d *Decision) {
 	for i := range s.rules {
+		if ev.expired() {
+			return
+		}
 		r := &s.rules[i]
 		if r.info.Kind == KindRefuseMember {
 			if r.shadow {

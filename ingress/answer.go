@@ -41,13 +41,15 @@ var answeredReasons = []string{
 	reasonMethod, reasonNotFound, reasonAppMismatch, reasonMissingSign, reasonMissingRequestTime,
 	reasonBadRequestTime, reasonClockSkew, reasonBadSign, reasonMissingCommand, reasonCommandMismatch,
 	reasonBodyTooLarge, reasonBodyRead, reasonMalformedJSON, reasonNotObject, reasonFieldType,
-	reasonMissingGroupID, reasonMissingOperator, reasonBadMembers, reasonBadEventTime,
+	reasonMissingGroupID, reasonMissingOperator, reasonBadMembers, reasonBadEventTime, reasonFieldTooLong,
+	reasonFieldNUL,
 }
 
 // bodyReasons are the reasons a membership body can be refused for.
 var bodyReasons = []string{
 	reasonCommandMismatch, reasonBodyTooLarge, reasonBodyRead, reasonMalformedJSON, reasonNotObject,
-	reasonFieldType, reasonMissingGroupID, reasonBadMembers, reasonBadEventTime,
+	reasonFieldType, reasonMissingGroupID, reasonBadMembers, reasonBadEventTime, reasonFieldTooLong,
+	reasonFieldNUL,
 }
 
 // callbackError is an error answer: an HTTP status, a metric reason and the

@@ -7,6 +7,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/invitegate/invitegate/decider"
 )
 
 // Defaults of Config. The timeouts are sized by IM's budget: IM waits 2 s for
@@ -22,9 +24,10 @@ const (
 	DefaultReadHeaderTimeout = 2 * time.Second
 	DefaultReadTimeout       = 3 * time.Second
 	DefaultWriteTimeout      = 3 * time.Second
-	DefaultIdleTimeout       = 120 * time.Second
+	DefaultIdleTimeout       = 30 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10 // 64 KiB
 	DefaultShutdownTimeout   = 5 * time.Second
+	DefaultMaxConnections    = 1024
 )
 
 // Config configures a Handler and a Server. The zero value of every field but
@@ -55,6 +58,17 @@ type Config struct {
 	MaxClockSkew time.Duration
 	// MaxBodyBytes bounds a callback body (default 1 MiB); larger is 413.
 	MaxBodyBytes int64
+	// MaxMembers bounds the members of one callback (default and most
+	// decider.DefaultMaxMembers, at which rules are costed). An invite with
+	// more is answered by the fail mode without consulting the policy; a
+	// membership callback with more is recorded with its first MaxMembers.
+	// Both are counted and marked on the event (limit "max_members").
+	MaxMembers int
+	// MaxConnections bounds the callback listener's open connections
+	// (default 1024, far above what IM keeps open: a few connections per
+	// thousand callbacks a second); past it new connections wait in the
+	// kernel's accept queue until one closes, and the wait is counted.
+	MaxConnections int
 	// ReadHeaderTimeout bounds reading a request's headers, from its first
 	// byte (default 2s: IM's whole budget).
 	ReadHeaderTimeout time.Duration
@@ -65,7 +79,9 @@ type Config struct {
 	// the headers (default 3s; a decision takes microseconds).
 	WriteTimeout time.Duration
 	// IdleTimeout is how long a kept-alive connection may wait for its next
-	// request (default 120s; IM reuses persistent connections).
+	// request (default 30s: IM reuses a busy connection at once and opens
+	// another within milliseconds when one was closed, so a longer wait
+	// only holds file descriptors for idle or hostile clients).
 	IdleTimeout time.Duration
 	// MaxHeaderBytes bounds the request line and headers (default 64 KiB;
 	// IM sends a short query string and few headers).
@@ -82,6 +98,8 @@ func (c Config) withDefaults() Config {
 	c.CallbackPath = cmp.Or(c.CallbackPath, DefaultCallbackPath)
 	c.MaxClockSkew = cmp.Or(c.MaxClockSkew, DefaultMaxClockSkew)
 	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
+	c.MaxMembers = cmp.Or(c.MaxMembers, decider.DefaultMaxMembers)
+	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultMaxConnections)
 	c.ReadHeaderTimeout = cmp.Or(c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	c.ReadTimeout = cmp.Or(c.ReadTimeout, DefaultReadTimeout)
 	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultWriteTimeout)
@@ -118,6 +136,13 @@ func (c Config) validate() error {
 	}
 	if c.MaxBodyBytes < 0 {
 		errs = append(errs, fmt.Errorf("MaxBodyBytes must be positive, got %d", c.MaxBodyBytes))
+	}
+	if c.MaxMembers < 1 || c.MaxMembers > decider.DefaultMaxMembers {
+		errs = append(errs, fmt.Errorf("MaxMembers must be in 1..%d (rules are costed at %d members), got %d",
+			decider.DefaultMaxMembers, decider.DefaultMaxMembers, c.MaxMembers))
+	}
+	if c.MaxConnections < 1 {
+		errs = append(errs, fmt.Errorf("MaxConnections must be positive, got %d", c.MaxConnections))
 	}
 	if c.MaxHeaderBytes < 0 {
 		errs = append(errs, fmt.Errorf("MaxHeaderBytes must be positive, got %d", c.MaxHeaderBytes))

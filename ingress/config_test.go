@@ -13,9 +13,9 @@ func TestConfigDefaults(t *testing.T) {
 	require.NoError(t, cfg.validate())
 	require.Equal(t, Config{
 		HTTPAddr: "127.0.0.1:8080", AdminAddr: "127.0.0.1:9090", CallbackPath: "/callback", SdkAppID: testApp,
-		MaxClockSkew: 60 * time.Second, MaxBodyBytes: 1 << 20,
+		MaxClockSkew: 60 * time.Second, MaxBodyBytes: 1 << 20, MaxMembers: 1000, MaxConnections: 1024,
 		ReadHeaderTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second,
-		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10, ShutdownTimeout: 5 * time.Second,
+		IdleTimeout: 30 * time.Second, MaxHeaderBytes: 64 << 10, ShutdownTimeout: 5 * time.Second,
 	}, cfg)
 	// Set fields are kept.
 	cfg = Config{SdkAppID: testApp, MaxBodyBytes: 10, CallbackPath: "/im"}.withDefaults()
@@ -40,6 +40,9 @@ func TestConfigValidate(t *testing.T) {
 		{"negative timeout", Config{SdkAppID: "1", IdleTimeout: -1}, "IdleTimeout must be positive, got -1ns"},
 		{"negative body limit", Config{SdkAppID: "1", MaxBodyBytes: -1}, "MaxBodyBytes must be positive, got -1"},
 		{"negative header limit", Config{SdkAppID: "1", MaxHeaderBytes: -1}, "MaxHeaderBytes must be positive, got -1"},
+		{"member cap above costing", Config{SdkAppID: "1", MaxMembers: 1001}, "MaxMembers must be in 1..1000 (rules are costed at 1000 members), got 1001"},
+		{"negative member cap", Config{SdkAppID: "1", MaxMembers: -1}, "MaxMembers must be in 1..1000"},
+		{"negative connection cap", Config{SdkAppID: "1", MaxConnections: -1}, "MaxConnections must be positive, got -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,7 +18,7 @@ func (h *Handler) serveInvite(w http.ResponseWriter, r *http.Request, q *query, 
 	}
 	// One copy of the body backs every string of the request (and of its
 	// event), so that the buffer can be reused at once.
-	b, err := parseBody(string(*bp), inviteSpec)
+	b, err := parseBodyCapped(string(*bp), inviteSpec, h.cfg.MaxMembers)
 	if err != nil {
 		return "", badBody(err)
 	}
@@ -26,7 +26,15 @@ func (h *Handler) serveInvite(w http.ResponseWriter, r *http.Request, q *query, 
 	if be != nil {
 		return "", badBody(be)
 	}
-	d := h.engine.Decide(&req)
+	var d decider.Decision
+	if b.tooMany {
+		// Past the member cap the policy is not consulted (its cost is
+		// bounded at the cap): the fail mode answers, and the event records
+		// the first MaxMembers members and the limit.
+		d = h.engine.Limited(decider.LimitMaxMembers)
+	} else {
+		d = h.engine.Decide(&req)
+	}
 	code, info, refused := 0, "", []decider.Refusal(nil)
 	switch d.Outcome {
 	case decider.OutcomeReject:
@@ -57,6 +65,9 @@ func inviteRequest(b *body, q *query) (decider.Request, *bodyError) {
 	case !b.hasMembers:
 		return decider.Request{}, &bodyError{reason: reasonBadMembers, msg: "missing DestinationMembers"}
 	}
+	if be := checkLengths(b, q, inviteSpec); be != nil {
+		return decider.Request{}, be
+	}
 	return decider.Request{
 		App:       q.app,
 		GroupID:   b.groupID,
@@ -74,12 +85,18 @@ func commandMismatch(body, query string) *bodyError {
 		msg: fmt.Sprintf("CallbackCommand %q in the body differs from %q in the query", clip(body), clip(query))}
 }
 
-// millisTime converts IM's EventTime; 0 (absent) is the zero time.
+// millisTime converts IM's EventTime; 0 (absent) is the zero time, and so
+// is a time no event can record (after year 9999): an absurd EventTime is
+// treated as absent, never a reason to lose the event.
 func millisTime(ms int64) time.Time {
 	if ms <= 0 {
 		return time.Time{}
 	}
-	return time.UnixMilli(ms).UTC()
+	t := time.UnixMilli(ms).UTC()
+	if !decider.EncodableTime(t) {
+		return time.Time{}
+	}
+	return t
 }
 
 // badBody turns a parse or validation error into a 400 (413 and read

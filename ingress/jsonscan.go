@@ -1,8 +1,9 @@
 package ingress
 
 import (
-	"encoding/json"
 	"fmt"
+	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -15,8 +16,10 @@ const maxNestingDepth = 10000
 // by U+FFFD, nesting up to maxNestingDepth). Strings without escapes or
 // invalid UTF-8 are returned as substrings of the input: no allocation.
 type scanner struct {
-	s string
-	i int
+	s          string
+	i          int
+	maxMembers int    // member cap (parseBodyCapped)
+	stack      []byte // skipValue's open containers
 }
 
 func (p *scanner) ws() {
@@ -66,11 +69,72 @@ func (p *scanner) str() (string, error) {
 	if simple {
 		return raw[1 : len(raw)-1], nil
 	}
-	var v string
-	if err := json.Unmarshal([]byte(raw), &v); err != nil { // unreachable: scanString validated raw
-		return "", &bodyError{reason: reasonMalformedJSON, msg: "malformed JSON: " + err.Error()}
+	return unquote(raw[1 : len(raw)-1]), nil
+}
+
+// unquote decodes the content of a string scanString validated, as
+// encoding/json does: escapes decoded, \u surrogate pairs joined, lone
+// surrogates and invalid UTF-8 replaced by U+FFFD. One allocation, at most
+// the size of the content.
+func unquote(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\\':
+			i++
+			switch e := s[i]; e {
+			case 'u':
+				r := rune(hex4(s[i+1:]))
+				i += 5
+				if utf16.IsSurrogate(r) {
+					r2 := utf8.RuneError
+					if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+						r2 = rune(hex4(s[i+2:]))
+					}
+					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+						r = dec
+						i += 6
+					} else {
+						r = utf8.RuneError
+					}
+				}
+				b.WriteRune(r)
+			default:
+				b.WriteByte(escapeValue[e])
+				i++
+			}
+		case c < utf8.RuneSelf:
+			b.WriteByte(c)
+			i++
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			i += size
+			b.WriteRune(r) // RuneError for an invalid byte, as encoding/json
+		}
 	}
-	return v, nil
+	return b.String()
+}
+
+// escapeValue maps the character after a backslash to its value.
+var escapeValue = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
+
+// hex4 decodes four hex digits scanEscape validated.
+func hex4(s string) uint16 {
+	var v uint16
+	for _, c := range []byte(s[:4]) {
+		switch {
+		case c <= '9':
+			c -= '0'
+		case c <= 'F':
+			c -= 'A' - 10
+		default:
+			c -= 'a' - 10
+		}
+		v = v<<4 | uint16(c)
+	}
+	return v
 }
 
 // scanString consumes a string starting at the opening quote at p.i.
@@ -210,12 +274,14 @@ func (p *scanner) null() bool {
 // skipValue consumes any JSON value; depth is the nesting depth of the
 // container holding it. It walks nested containers without recursion.
 func (p *scanner) skipValue(depth int) error {
-	var stackBuf [32]byte
-	stack := stackBuf[:0] // open containers: '{' or '['
+	// The open containers ('{' or '['), in a buffer the scanner keeps: one
+	// allocation per body at most, however many values are skipped.
+	p.stack = p.stack[:0]
 	for {
-		if err := p.skipScalarOrOpen(&stack, depth); err != nil {
+		if err := p.skipScalarOrOpen(depth); err != nil {
 			return err
 		}
+		stack := p.stack
 		// After a value or an opening: close containers until one needs
 		// another value.
 		for len(stack) > 0 {
@@ -233,6 +299,7 @@ func (p *scanner) skipValue(depth int) error {
 			if top == '{' && c == '}' || top == '[' && c == ']' {
 				p.i++
 				stack = stack[:len(stack)-1]
+				p.stack = stack
 				continue
 			}
 			if top == '{' {
@@ -248,11 +315,11 @@ func (p *scanner) skipValue(depth int) error {
 
 // skipScalarOrOpen consumes a scalar, or opens containers (pushing them)
 // until a scalar or an empty container has been consumed.
-func (p *scanner) skipScalarOrOpen(stack *[]byte, depth int) error {
+func (p *scanner) skipScalarOrOpen(depth int) error {
 	for {
 		switch c := p.peek(); c {
 		case '{', '[':
-			if depth+len(*stack)+1 > maxNestingDepth {
+			if depth+len(p.stack)+1 > maxNestingDepth {
 				return &bodyError{reason: reasonMalformedJSON, msg: fmt.Sprintf("malformed JSON: nesting deeper than %d at byte %d", maxNestingDepth, p.i)}
 			}
 			p.i++
@@ -264,7 +331,7 @@ func (p *scanner) skipScalarOrOpen(stack *[]byte, depth int) error {
 				p.i++
 				return nil
 			}
-			*stack = append(*stack, c)
+			p.stack = append(p.stack, c)
 			if c == '{' {
 				if err := p.skipKey(); err != nil {
 					return err

@@ -20,9 +20,9 @@ func (h *Handler) serveMembership(w http.ResponseWriter, r *http.Request, q *que
 
 	var m decider.Membership
 	if e == nil {
-		b, err := parseBody(string(*bp), spec)
+		b, err := parseBodyCapped(string(*bp), spec, h.cfg.MaxMembers)
 		if err == nil {
-			m, err = membership(&b, q)
+			m, err = membership(&b, q, spec)
 		}
 		if err != nil {
 			e = badBody(err)
@@ -36,22 +36,34 @@ func (h *Handler) serveMembership(w http.ResponseWriter, r *http.Request, q *que
 		}
 		return outcomeOK, nil
 	}
+	if m.Limit != "" {
+		h.metrics.limited(m.Limit)
+	}
 	if h.sink != nil {
 		h.sink.Enqueue(decider.NewMembershipEvent(&m, start))
 	}
 	return outcomeOK, nil
 }
 
-// membership checks a membership body leniently (only GroupId is required)
-// and builds its decider.Membership.
-func membership(b *body, q *query) (decider.Membership, error) {
+// membership checks a membership body leniently (only GroupId is required,
+// every string bounded) and builds its decider.Membership. A list over the
+// member cap is recorded with its first members and the limit.
+func membership(b *body, q *query, spec bodySpec) (decider.Membership, error) {
 	if b.hasCommand && b.command != q.command {
 		return decider.Membership{}, commandMismatch(b.command, q.command)
 	}
 	if b.groupID == "" {
 		return decider.Membership{}, &bodyError{reason: reasonMissingGroupID, msg: "missing GroupId"}
 	}
+	if be := checkLengths(b, q, spec); be != nil {
+		return decider.Membership{}, be
+	}
+	limit := ""
+	if b.tooMany {
+		limit = decider.LimitMaxMembers
+	}
 	return decider.Membership{
+		Limit:      limit,
 		App:        q.app,
 		Command:    q.command,
 		GroupID:    b.groupID,

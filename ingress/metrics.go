@@ -35,6 +35,9 @@ type metrics struct {
 	ruleMatches   *prometheus.CounterVec
 	ruleErrors    *prometheus.CounterVec
 	failMode      *prometheus.CounterVec
+	limits        *prometheus.CounterVec
+	connsReached  prometheus.Counter
+	connsOpen     prometheus.Gauge
 	engine        *decider.Engine
 	errorByReason map[string]prometheus.Counter
 	callbackBy    [len(commandLabels)][len(outcomeLabels)]prometheus.Counter
@@ -82,8 +85,20 @@ func newMetrics(reg prometheus.Registerer, engine *decider.Engine) (*metrics, er
 		}, []string{"rule"}),
 		failMode: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "invitegate_fail_mode_decisions_total",
-			Help: "Invite callbacks decided by the fail mode (open, closed) because no policy was loaded.",
+			Help: "Invite callbacks decided by the fail mode (open, closed): no policy was loaded, or a bound was hit (see invitegate_limited_callbacks_total).",
 		}, []string{"mode"}),
+		connsReached: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "invitegate_connections_limit_reached_total",
+			Help: "Times the callback listener had --max-connections open and made a new connection wait.",
+		}),
+		connsOpen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "invitegate_connections_open",
+			Help: "Open connections of the callback listener.",
+		}),
+		limits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "invitegate_limited_callbacks_total",
+			Help: "Callbacks past a bound (max_members: more members than --max-members; decision_timeout: a decision past --decision-timeout), by limit. Invites are then decided by the fail mode; membership callbacks are recorded with the first --max-members members.",
+		}, []string{"limit"}),
 		errorByReason: map[string]prometheus.Counter{},
 	}
 	revision := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -105,7 +120,7 @@ func newMetrics(reg prometheus.Registerer, engine *decider.Engine) (*metrics, er
 		return 0
 	})
 	for _, c := range []prometheus.Collector{m.callbacks, m.callbackDur, m.decisionDur, m.errors,
-		m.ruleMatches, m.ruleErrors, m.failMode, revision, loaded} {
+		m.ruleMatches, m.ruleErrors, m.failMode, m.limits, m.connsReached, m.connsOpen, revision, loaded} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {
@@ -124,6 +139,9 @@ func newMetrics(reg prometheus.Registerer, engine *decider.Engine) (*metrics, er
 	}
 	for _, mode := range []decider.FailMode{decider.FailOpen, decider.FailClosed} {
 		m.failMode.WithLabelValues(string(mode))
+	}
+	for _, l := range decider.Limits {
+		m.limits.WithLabelValues(l)
 	}
 	if s := engine.Snapshot(); s != nil {
 		m.rulesOf(s)
@@ -168,6 +186,9 @@ next:
 	}
 }
 
+// limited counts a callback past a bound.
+func (m *metrics) limited(limit string) { m.limits.WithLabelValues(limit).Inc() }
+
 // error counts an error by reason.
 func (m *metrics) error(reason string) {
 	if c, ok := m.errorByReason[reason]; ok {
@@ -189,6 +210,9 @@ func (m *metrics) rulesOf(s *decider.Snapshot) {
 // decision records what a decision did: its latency, rule matches by mode,
 // rule errors and fail-mode use.
 func (m *metrics) decision(d *decider.Decision) {
+	if d.Limit != "" {
+		m.limited(d.Limit)
+	}
 	if d.FailMode {
 		m.failMode.WithLabelValues(failModeLabel(d)).Inc()
 		return

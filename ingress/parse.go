@@ -17,12 +17,19 @@ import (
 //     Member_Account (other keys skipped);
 //   - EventTime is a JSON integer or a string of decimal digits, in
 //     milliseconds, that fits an int64.
+//
+// The work is linear in the body whatever its shape: every byte is scanned
+// once, a repeated member list reuses the previous one's slice (its value
+// is discarded), and the slice is sized once from a bound (what the rest
+// of the body can hold, at most the member cap). Past the cap members are
+// still checked but not kept: tooMany reports it.
 type body struct {
 	command, groupID, groupType, operator, changeType string
-	members                                           []string
+	members                                           []string // at most the cap
 	eventTimeMs                                       int64
 
 	hasCommand, hasMembers bool
+	tooMany                bool // the member list held more than the cap
 }
 
 // bodySpec names the command-specific keys of a body.
@@ -45,10 +52,17 @@ type bodyError struct {
 
 func (e *bodyError) Error() string { return e.msg }
 
-// parseBody parses s per spec. Strings in the result share s's memory.
-func parseBody(s string, spec bodySpec) (body, error) {
+// noCap is the member cap of parseBody: none.
+const noCap = int(^uint(0) >> 1)
+
+// parseBody parses s per spec without a member cap. Strings in the result
+// share s's memory.
+func parseBody(s string, spec bodySpec) (body, error) { return parseBodyCapped(s, spec, noCap) }
+
+// parseBodyCapped parses s per spec, keeping at most maxMembers members.
+func parseBodyCapped(s string, spec bodySpec, maxMembers int) (body, error) {
 	var b body
-	p := scanner{s: s}
+	p := scanner{s: s, maxMembers: maxMembers}
 	switch p.peek() {
 	case 0:
 		if p.i >= len(s) {
@@ -114,7 +128,7 @@ func (p *scanner) field(b *body, spec bodySpec, key string) error {
 	case key == "EventTime":
 		b.eventTimeMs, err = p.eventTime()
 	case key == spec.listKey:
-		b.members, b.hasMembers, err = p.memberList(key)
+		b.members, b.hasMembers, b.tooMany, err = p.memberList(key, b.members)
 	case spec.changeKey != "" && key == spec.changeKey:
 		b.changeType, _, err = p.optString(key)
 	default:
@@ -181,36 +195,54 @@ func parseMillis(s string) (int64, bool) {
 	return ms, err == nil
 }
 
-// memberList reads an array of {"Member_Account": "..."} objects, or null.
-func (p *scanner) memberList(key string) ([]string, bool, error) {
+// minMemberBytes is the fewest bytes a member takes in a list:
+// {"Member_Account":""} and a comma.
+const minMemberBytes = len(`{"Member_Account":""}`) + 1
+
+// memberList reads an array of {"Member_Account": "..."} objects, or null,
+// keeping the first p.maxMembers. reuse is the slice of a previous value of
+// the same key (discarded: the last value wins), whose memory it reuses.
+func (p *scanner) memberList(key string, reuse []string) (members []string, present, tooMany bool, err error) {
 	if p.null() {
-		return nil, false, nil
+		return nil, false, false, nil
 	}
 	if p.peek() != '[' {
-		return nil, false, p.typeErr(1, reasonBadMembers, key, "an array of objects")
+		return nil, false, false, p.typeErr(1, reasonBadMembers, key, "an array of objects")
 	}
 	p.i++
-	// Every member is an object: counting the braces ahead (a fast,
-	// vectorised count) sizes the slice in one allocation.
-	members := make([]string, 0, strings.Count(p.s[p.i:], "{"))
+	members = reuse[:0]
+	if members == nil {
+		members = []string{}
+	}
 	if p.peek() == ']' {
 		p.i++
-		return members, true, nil
+		return members, true, false, nil
 	}
-	for {
-		m, err := p.member(key, len(members))
+	for n := 0; ; n++ {
+		m, err := p.member(key, n)
 		if err != nil {
-			return nil, false, err
+			return nil, false, false, err
 		}
-		members = append(members, m)
+		switch {
+		case n >= p.maxMembers:
+			tooMany = true
+		case cap(members) == 0:
+			// One allocation, bounded by what the rest of the body can
+			// hold and by the cap (never a scan ahead: that would be
+			// repeated for every repetition of the key).
+			members = make([]string, 0, min((len(p.s)-p.i)/minMemberBytes+1, p.maxMembers))
+			fallthrough
+		default:
+			members = append(members, m)
+		}
 		switch p.peek() {
 		case ',':
 			p.i++
 		case ']':
 			p.i++
-			return members, true, nil
+			return members, true, tooMany, nil
 		default:
-			return nil, false, p.syntaxErr("',' or ']' after array element")
+			return nil, false, false, p.syntaxErr("',' or ']' after array element")
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/invitegate/invitegate/ingress/ingresstest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -121,14 +122,98 @@ func TestParseBodyNestingLimit(t *testing.T) {
 }
 
 // FuzzParseBody checks parseBody against encoding/json (refParse): the same
-// bodies are accepted, with the same fields. Its seed corpus is in
-// testdata/fuzz/FuzzParseBody (the seed's sample and variants); kind picks
-// the command (0 invite, 1 join, 2 exit).
+// bodies are accepted, with the same fields, and with a member cap the same
+// first members. Its seed corpus is in testdata/fuzz/FuzzParseBody (the
+// seed's sample and variants, and the hostile bodies at 64 KiB), plus the
+// hostile bodies at the default --max-body-bytes; kind picks the command
+// (0 invite, 1 join, 2 exit) and the cap.
 func FuzzParseBody(f *testing.F) {
+	for _, hb := range ingresstest.Bodies(DefaultMaxBodyBytes) {
+		f.Add(hb.Data, uint8(0))
+	}
 	f.Fuzz(func(t *testing.T, data []byte, kind uint8) {
 		spec := []bodySpec{inviteSpec, joinSpec, exitSpec}[int(kind)%3]
 		requireParseLikeJSON(t, data, spec)
+		requireCapLikeJSON(t, data, spec, int(kind/3)%4)
 	})
+}
+
+// requireCapLikeJSON checks the capped parse: the first maxMembers members
+// of refParse, and tooMany when there were more.
+func requireCapLikeJSON(t *testing.T, data []byte, spec bodySpec, maxMembers int) {
+	t.Helper()
+	if maxMembers == 0 {
+		return
+	}
+	got, err := parseBodyCapped(string(data), spec, maxMembers)
+	want, ok := refParse(data, spec)
+	require.Equal(t, ok, err == nil, "accept/reject differ for %q with cap %d: %v", data, maxMembers, err)
+	if err != nil {
+		return
+	}
+	require.Equal(t, len(want.members) > maxMembers, got.tooMany)
+	if got.tooMany {
+		want.members = want.members[:maxMembers]
+	}
+	got.tooMany = false
+	require.Equal(t, want, got, "%q with cap %d", data, maxMembers)
+}
+
+// TestParseBodyCap: past the cap members are checked but not kept; a
+// repeated key's last value wins, cap and all.
+func TestParseBodyCap(t *testing.T) {
+	t.Parallel()
+	in := `{"DestinationMembers":[{"Member_Account":"a"},{"Member_Account":"b"},{"Member_Account":"c"}]}`
+	b, err := parseBodyCapped(in, inviteSpec, 2)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b"}, b.members)
+	require.True(t, b.tooMany)
+	b, err = parseBodyCapped(in+` `, inviteSpec, 3)
+	require.NoError(t, err)
+	require.False(t, b.tooMany)
+	_, err = parseBodyCapped(`{"DestinationMembers":[{"Member_Account":"a"},{"Member_Account":"b"},{"X":1}]}`, inviteSpec, 1)
+	require.ErrorContains(t, err, "DestinationMembers[2] has no string Member_Account")
+	b, err = parseBodyCapped(`{"DestinationMembers":[{"Member_Account":"a"},{"Member_Account":"b"}],"DestinationMembers":[{"Member_Account":"c"}]}`, inviteSpec, 1)
+	require.NoError(t, err)
+	require.Equal(t, []string{"c"}, b.members)
+	require.False(t, b.tooMany)
+	for _, cap := range []int{1, 2, 3, 5} {
+		for _, hb := range ingresstest.Bodies(64 << 10) {
+			requireCapLikeJSON(t, hb.Data, inviteSpec, cap)
+		}
+	}
+}
+
+// TestParseBodyRepeatedKeysAllocateOnce: however often the member list
+// repeats, its slice is allocated once, sized by what the body can hold.
+func TestParseBodyRepeatedKeysAllocateOnce(t *testing.T) {
+	for _, unit := range []string{`"DestinationMembers":[],`, `"DestinationMembers":[{"Member_Account":"a"}],`} {
+		in := `{` + strings.Repeat(unit, 4000) + `"X":"` + strings.Repeat("{", 200_000) + `"}`
+		allocs := testing.AllocsPerRun(3, func() {
+			if _, err := parseBody(in, inviteSpec); err != nil {
+				t.Fatal(err)
+			}
+		})
+		require.LessOrEqual(t, allocs, 1.0, unit)
+	}
+}
+
+// TestUnquoteLikeJSON: escapes, surrogate pairs, lone surrogates and
+// invalid UTF-8 decode as encoding/json decodes them.
+func TestUnquoteLikeJSON(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{
+		`"a\u00e9\ud83d\ude00"`, `"\ud83d"`, `"\ud83dx"`, `"\ude00\ud83d"`, `"\ud83d\u0041"`,
+		`"\ud83d\ud83d\ude00"`, "\"\xff\xfe ok\"", `"\"\\\/\b\f\n\r\t"`, `"\u0000"`, `"\uD83D\uDE00"`,
+	} {
+		raw = strings.ReplaceAll(raw, `\\`, `\`)
+		var want string
+		require.NoError(t, json.Unmarshal([]byte(raw), &want), raw)
+		p := scanner{s: raw}
+		got, err := p.str()
+		require.NoError(t, err, raw)
+		require.Equal(t, want, got, raw)
+	}
 }
 
 func requireParseLikeJSON(t *testing.T, data []byte, spec bodySpec) {

@@ -135,6 +135,8 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		lns[i] = ln
 	}
+	m := s.handler.metrics
+	lns[0] = newLimitListener(lns[0], s.cfg.MaxConnections, m.connsReached.Inc, m.connsOpen.Add)
 	s.started = true
 	s.addrs = [2]net.Addr{lns[0].Addr(), lns[1].Addr()}
 	for i, srv := range s.servers {

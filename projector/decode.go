@@ -14,7 +14,9 @@ import (
 
 // ErrUnstorable is wrapped by the errors of events that decode but cannot be
 // stored as they are (an id that is not a UUID, a NUL byte in a string, a
-// policy revision beyond bigint).
+// string longer than the ingress accepts (decider.Event.CheckLengths: such
+// a value could outgrow a B-tree key of a rollup), a policy revision
+// beyond bigint).
 var ErrUnstorable = errors.New("event cannot be stored")
 
 // delivery is one NATS message of the event stream and what its NDJSON
@@ -87,6 +89,9 @@ func storable(ev *decider.Event) (uuid.UUID, error) {
 	}
 	if field := nulField(ev); field != "" {
 		return id, fmt.Errorf("%w: event %q: %s contains a NUL character", ErrUnstorable, ev.ID, field)
+	}
+	if err := ev.CheckLengths(); err != nil {
+		return id, fmt.Errorf("%w: %w", ErrUnstorable, err)
 	}
 	return id, nil
 }

@@ -61,6 +61,7 @@ func appOptions(c appConfig, logger *slog.Logger) []fx.Option {
 	if c.ingress != nil {
 		in := c.ingress
 		opts = append(opts, fx.Supply(in.cfg, decider.FailMode(in.failMode)), decider.Module, ingress.Module,
+			fx.Invoke(func(eng *decider.Engine) { eng.SetDecisionTimeout(in.decisionTimeout) }),
 			fx.Invoke(func(*ingress.Server) {}))
 		if c.policy == nil || !c.policy.ingress { // else the policy log's follower loads the engine
 			opts = append(opts, fx.Invoke(func(eng *decider.Engine) error { return loadPolicy(eng, in, logger) }))

@@ -119,6 +119,23 @@ rules:
 	require.Contains(t, stderr, "no such file")
 }
 
+// TestPolicyCheckRefusesCostlyRule: a rule quadratic in the members is
+// refused at check time, naming it (the same compile guards apply, the
+// policy log's follower and --policy).
+func TestPolicyCheckRefusesCostlyRule(t *testing.T) {
+	t.Parallel()
+	costly := filepath.Join(t.TempDir(), "costly.yaml")
+	require.NoError(t, os.WriteFile(costly, []byte(`apiVersion: invitegate/v1
+rules:
+  - name: dup-member
+    refuse_member: members.filter(m, m == member).size() > 1
+`), 0o600))
+	code, _, stderr := runMain(t, nil, "policy", "check", costly)
+	require.Equal(t, exitFailure, code)
+	require.Contains(t, stderr, `rule "dup-member"`)
+	require.Contains(t, stderr, "too costly")
+}
+
 func TestRunRefusesAnInvalidPolicy(t *testing.T) {
 	t.Parallel()
 	bad := filepath.Join(t.TempDir(), "bad.yaml")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/ingress"
@@ -23,10 +24,11 @@ func (o *logOptions) register(f *flags) {
 
 // ingressOptions are the flags of the callback server.
 type ingressOptions struct {
-	cfg        ingress.Config
-	policyFile string
-	failMode   string
-	eventsOff  bool
+	cfg             ingress.Config
+	policyFile      string
+	failMode        string
+	decisionTimeout time.Duration
+	eventsOff       bool
 }
 
 func (o *ingressOptions) register(f *flags) {
@@ -39,6 +41,9 @@ func (o *ingressOptions) register(f *flags) {
 	f.String(&c.CallbackToken, "callback-token", "", "callback authentication token from the IM console; when set, Sign and RequestTime are required")
 	f.Duration(&c.MaxClockSkew, "max-clock-skew", ingress.DefaultMaxClockSkew, "how far RequestTime may be from now before a signed callback is refused")
 	f.Int64(&c.MaxBodyBytes, "max-body-bytes", ingress.DefaultMaxBodyBytes, "largest callback body accepted; larger is answered 413")
+	f.Int(&c.MaxMembers, "max-members", decider.DefaultMaxMembers, fmt.Sprintf("most members of one callback (at most %d, the count rules are costed at); an invite with more is answered by --fail-mode, a membership callback with more is recorded with its first ones; counted in invitegate_limited_callbacks_total and marked on the event", decider.DefaultMaxMembers))
+	f.Duration(&o.decisionTimeout, "decision-timeout", decider.DefaultDecisionTimeout, "bound on one policy decision; past it the invite is answered by --fail-mode, counted in invitegate_limited_callbacks_total and marked on the event")
+	f.Int(&c.MaxConnections, "max-connections", ingress.DefaultMaxConnections, "most open connections on the callback listener; past it new ones wait in the accept queue (counted in invitegate_connections_limit_reached_total)")
 	f.Duration(&c.ReadHeaderTimeout, "read-header-timeout", ingress.DefaultReadHeaderTimeout, "bound on reading a request's headers")
 	f.Duration(&c.ReadTimeout, "read-timeout", ingress.DefaultReadTimeout, "bound on reading a whole request")
 	f.Duration(&c.WriteTimeout, "write-timeout", ingress.DefaultWriteTimeout, "bound on handling and writing an answer")
@@ -58,6 +63,9 @@ func (o *ingressOptions) validate() error {
 	case decider.FailOpen, decider.FailClosed:
 	default:
 		return usagef("--fail-mode %q: want open or closed", o.failMode)
+	}
+	if o.decisionTimeout <= 0 || o.decisionTimeout >= 2*time.Second {
+		return usagef("--decision-timeout %v: want more than 0 and less than IM's 2s", o.decisionTimeout)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 type statsOptions struct {
 	feed      statsfeed.Config
 	aggregate stats.Config
+	maxKeys   int
 	off       bool
 
 	ingress, projector bool
@@ -29,7 +30,9 @@ func (o *statsOptions) register(f *flags) {
 	f.Bool(&o.off, "stats-off", false, "no traffic statistics: the projector does not aggregate them and the ingress does not follow them (stats.* in rules read 0)")
 	if o.projector {
 		f.Int(&o.aggregate.TopKeys, "stats-top-keys", stats.DefaultTopKeys, "keys of each statistic and app kept in invitegate.stats_counters (the top_counters view), rewritten every 10 s")
-		f.Int(&o.aggregate.MaxKeys, "stats-max-keys", stats.DefaultMaxKeys, "most operators, members and groups the stats aggregator holds in memory (about 200 bytes each); past it the least recently active are forgotten and counted in invitegate_stats_evicted_keys_total")
+	}
+	if o.projector || o.ingress {
+		f.Int(&o.maxKeys, "stats-max-keys", stats.DefaultMaxKeys, "most operators, members and groups held in memory: by the stats aggregator (about 200 bytes each; past it the least recently active are forgotten, counted in invitegate_stats_evicted_keys_total) and by the ingress's stats table (about 50 bytes each; past it updates for new keys are dropped, counted in invitegate_stats_updates_dropped_total)")
 	}
 }
 
@@ -41,6 +44,10 @@ func (o *statsOptions) enable(c appConfig) *statsOptions {
 	}
 	o.ingress = o.ingress && c.ingress != nil
 	o.projector = o.projector && c.projector != nil
+	o.aggregate.MaxKeys, o.feed.MaxKeys = o.maxKeys, o.maxKeys
+	if o.ingress {
+		o.feed.App = c.ingress.cfg.SdkAppID // updates for other apps are dropped
+	}
 	return o
 }
 

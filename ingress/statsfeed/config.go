@@ -14,6 +14,14 @@ const (
 	DefaultTTL           = 3 * time.Minute
 	DefaultSweepInterval = 30 * time.Second
 	DefaultPending       = 4096
+	// DefaultMaxMessageBytes is the largest stats message applied: four
+	// times what the aggregator publishes (256 KiB).
+	DefaultMaxMessageBytes = 1 << 20
+	// DefaultPendingBytes bounds the bytes of the messages waiting.
+	DefaultPendingBytes = 16 << 20
+	// DefaultMaxKeys bounds the table, like the aggregator's --stats-max-keys
+	// (about 50 bytes a key).
+	DefaultMaxKeys = 2_000_000
 )
 
 // ErrInvalidConfig is wrapped by every error of Config validation.
@@ -30,11 +38,24 @@ type Config struct {
 	TTL time.Duration
 	// SweepInterval is how often idle keys are removed. Default 30s.
 	SweepInterval time.Duration
-	// Pending bounds the stats messages waiting to be applied; beyond it
-	// NATS drops messages for this subscriber (counted as
+	// App is this ingress's SdkAppID: updates for any other app are
+	// dropped (counted as invitegate_stats_updates_dropped_total{reason=
+	// "other_app"}); "" keeps every app (tools, tests).
+	App string
+	// Pending bounds the stats messages waiting to be applied, and
+	// PendingBytes their bytes; beyond either the NATS client drops
+	// messages for this subscriber (counted as
 	// invitegate_stats_messages_total{result="dropped"}); the next refresh
-	// repairs them. Default 4096.
-	Pending int
+	// repairs them. Defaults 4096 and 16 MiB.
+	Pending      int
+	PendingBytes int
+	// MaxMessageBytes bounds one message; a larger one is refused whole
+	// (result "oversized"). Default 1 MiB.
+	MaxMessageBytes int
+	// MaxKeys bounds the keys of the table; past it an update for a new key
+	// is dropped (reason "max_keys") while known keys are still updated.
+	// Default 2,000,000.
+	MaxKeys int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -44,6 +65,9 @@ func (c Config) withDefaults() Config {
 	c.TTL = cmp.Or(c.TTL, DefaultTTL)
 	c.SweepInterval = cmp.Or(c.SweepInterval, DefaultSweepInterval)
 	c.Pending = cmp.Or(c.Pending, DefaultPending)
+	c.PendingBytes = cmp.Or(c.PendingBytes, DefaultPendingBytes)
+	c.MaxMessageBytes = cmp.Or(c.MaxMessageBytes, DefaultMaxMessageBytes)
+	c.MaxKeys = cmp.Or(c.MaxKeys, DefaultMaxKeys)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -60,6 +84,12 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: SweepInterval %v exceeds TTL %v", ErrInvalidConfig, c.SweepInterval, c.TTL)
 	case c.Pending < 0:
 		return fmt.Errorf("%w: Pending %d is negative", ErrInvalidConfig, c.Pending)
+	case c.PendingBytes < 1024:
+		return fmt.Errorf("%w: PendingBytes %d is under 1024", ErrInvalidConfig, c.PendingBytes)
+	case c.MaxMessageBytes < 1024:
+		return fmt.Errorf("%w: MaxMessageBytes %d is under 1024", ErrInvalidConfig, c.MaxMessageBytes)
+	case c.MaxKeys < 1:
+		return fmt.Errorf("%w: MaxKeys %d is not positive", ErrInvalidConfig, c.MaxKeys)
 	}
 	return nil
 }

@@ -26,6 +26,13 @@ type Follower struct {
 
 	mu      sync.Mutex // guards the lifecycle fields
 	started bool
+
+	// writeMu serialises the table's writers (the subscription's handler
+	// and the sweep loop: the Table takes one writer at a time); stopped,
+	// under it, keeps a message still in the NATS client's hands after
+	// Stop from being applied.
+	writeMu sync.Mutex
+	stopped bool
 	sub     *nats.Subscription
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -58,10 +65,16 @@ func (f *Follower) Start(ctx context.Context) error {
 	if f.started {
 		return nil
 	}
-	msgs := make(chan *nats.Msg, f.cfg.Pending)
-	sub, err := f.nc.ChanSubscribe(f.cfg.Subject, msgs)
+	// The NATS client queues this subscription's messages up to Pending
+	// messages and PendingBytes bytes, and drops (and counts) the rest: the
+	// feed's memory is bounded in bytes, not only in messages.
+	sub, err := f.nc.Subscribe(f.cfg.Subject, f.handle)
 	if err != nil {
 		return fmt.Errorf("subscribe %s: %w", f.cfg.Subject, err)
+	}
+	if err := sub.SetPendingLimits(f.cfg.Pending, f.cfg.PendingBytes); err != nil {
+		_ = sub.Unsubscribe()
+		return fmt.Errorf("subscribe %s: pending limits: %w", f.cfg.Subject, err)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -74,8 +87,25 @@ func (f *Follower) Start(ctx context.Context) error {
 	}
 	loopCtx, cancel := context.WithCancel(context.Background())
 	f.sub, f.cancel, f.done, f.started = sub, cancel, make(chan struct{}), true
-	go f.loop(loopCtx, msgs)
+	go f.loop(loopCtx)
 	return nil
+}
+
+// handle applies one message, in the subscription's goroutine.
+func (f *Follower) handle(m *nats.Msg) {
+	f.writeMu.Lock()
+	defer f.writeMu.Unlock()
+	if f.stopped {
+		return
+	}
+	f.apply(m.Data)
+	if n, err := m.Sub.Dropped(); err == nil && n > 0 {
+		f.metrics.dropped(n)
+	}
+	f.appliedMu.Lock()
+	close(f.applied)
+	f.applied = make(chan struct{})
+	f.appliedMu.Unlock()
 }
 
 // Stop unsubscribes and waits for the loop to end. Idempotent; a Stop
@@ -87,6 +117,9 @@ func (f *Follower) Stop(ctx context.Context) error {
 		return nil
 	}
 	err := f.sub.Unsubscribe()
+	f.writeMu.Lock()
+	f.stopped = true
+	f.writeMu.Unlock()
 	f.cancel()
 	f.cancel = nil
 	select {
@@ -107,7 +140,8 @@ func (f *Follower) Applied() <-chan struct{} {
 	return f.applied
 }
 
-func (f *Follower) loop(ctx context.Context, msgs chan *nats.Msg) {
+// loop sweeps idle keys until Stop.
+func (f *Follower) loop(ctx context.Context) {
 	defer close(f.done)
 	sweep := time.NewTicker(f.cfg.SweepInterval)
 	defer sweep.Stop()
@@ -115,8 +149,6 @@ func (f *Follower) loop(ctx context.Context, msgs chan *nats.Msg) {
 		select {
 		case <-ctx.Done():
 			return
-		case m := <-msgs:
-			f.apply(m.Data)
 		case <-sweep.C:
 			f.Sweep()
 		}
@@ -124,34 +156,46 @@ func (f *Follower) loop(ctx context.Context, msgs chan *nats.Msg) {
 }
 
 // Sweep removes idle keys now (the loop does it every SweepInterval).
-// Only for the loop's goroutine, or tests before Start.
 func (f *Follower) Sweep() int {
+	f.writeMu.Lock()
+	defer f.writeMu.Unlock()
 	n := f.table.Sweep(f.cfg.Now(), f.cfg.TTL)
 	f.metrics.expired.Add(float64(n))
 	return n
 }
 
+// apply applies one message: refused whole when over MaxMessageBytes;
+// otherwise each update the policy reads, for this app, within MaxKeys.
 func (f *Follower) apply(data []byte) {
+	if len(data) > f.cfg.MaxMessageBytes {
+		f.metrics.messages.WithLabelValues("oversized").Inc()
+		f.logger.Warn("stats message refused: too large", "bytes", len(data), "max", f.cfg.MaxMessageBytes)
+		return
+	}
 	wanted := f.wanted()
 	now := f.cfg.Now()
+	var otherApp, overKeys int
 	err := decider.DecodeStatUpdates(data, func(u decider.StatUpdate) {
-		if wanted&(1<<u.Stat) != 0 {
-			f.table.apply(u, now)
+		switch {
+		case wanted&(1<<u.Stat) == 0:
+		case f.cfg.App != "" && u.App != f.cfg.App:
+			otherApp++
+		case !f.table.applyCapped(u, now, f.cfg.MaxKeys):
+			overKeys++
 		}
 	})
+	if otherApp > 0 {
+		f.metrics.updates.WithLabelValues(reasonOtherApp).Add(float64(otherApp))
+	}
+	if overKeys > 0 {
+		f.metrics.updates.WithLabelValues(reasonMaxKeys).Add(float64(overKeys))
+	}
 	if err != nil {
 		f.metrics.messages.WithLabelValues("bad").Inc()
 		f.logger.Warn("stats message rejected", "error", err, "bytes", len(data))
 	} else {
 		f.metrics.messages.WithLabelValues("applied").Inc()
 	}
-	if n, err := f.sub.Dropped(); err == nil && n > 0 {
-		f.metrics.dropped(n)
-	}
-	f.appliedMu.Lock()
-	close(f.applied)
-	f.applied = make(chan struct{})
-	f.appliedMu.Unlock()
 }
 
 // wanted is the bit set of statistics to keep.

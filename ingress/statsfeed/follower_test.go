@@ -36,7 +36,7 @@ type bundle struct {
 
 // setup starts an in-process NATS server and a Follower (not started)
 // whose engine has a policy reading operator_invites_1h and group_size.
-func setup(t *testing.T) *bundle {
+func setup(t *testing.T, mod ...func(*Config)) *bundle {
 	t.Helper()
 	nc, _ := natstest.Connect(t, natstest.Start(t, ""))
 	doc, err := decider.ParseDocument([]byte(`
@@ -52,7 +52,11 @@ rules:
 		clock: &clock{t: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}, reg: prometheus.NewRegistry()}
 	b.engine.Load(snap)
 	b.engine.SetStats(b.table)
-	b.f, err = New(Config{Now: b.clock.Now, SweepInterval: time.Hour, TTL: time.Hour}, nc, b.table, b.engine,
+	cfg := Config{Now: b.clock.Now, SweepInterval: time.Hour, TTL: time.Hour}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	b.f, err = New(cfg, nc, b.table, b.engine,
 		slog.New(slog.DiscardHandler), b.reg)
 	require.NoError(t, err)
 	return b
@@ -167,6 +171,9 @@ func TestConfigValidate(t *testing.T) {
 		{Config{SweepInterval: -1}, "SweepInterval -1ns is negative"},
 		{Config{TTL: time.Minute, SweepInterval: time.Hour}, "SweepInterval 1h0m0s exceeds TTL 1m0s"},
 		{Config{Pending: -1}, "Pending -1 is negative"},
+		{Config{PendingBytes: 10}, "PendingBytes 10 is under 1024"},
+		{Config{MaxMessageBytes: 10}, "MaxMessageBytes 10 is under 1024"},
+		{Config{MaxKeys: -1}, "MaxKeys -1 is not positive"},
 	} {
 		_, err := New(c.cfg, nil, NewTable(), nil, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 		require.ErrorIs(t, err, ErrInvalidConfig)

@@ -101,15 +101,24 @@ func (t *Table) Stat(st decider.Stat, app, key string) int64 {
 // Keys returns how many keys the table holds.
 func (t *Table) Keys() int64 { return t.live.Load() }
 
-// apply stores u, seen at now. Only the writer goroutine calls it.
-func (t *Table) apply(u decider.StatUpdate, now time.Time) {
+// apply stores u, seen at now, and reports false when u was for a new key
+// while the table held maxKeys (it is then dropped). Only the writer
+// goroutine calls it.
+func (t *Table) apply(u decider.StatUpdate, now time.Time) bool {
+	return t.applyCapped(u, now, math.MaxInt)
+}
+
+func (t *Table) applyCapped(u decider.StatUpdate, now time.Time, maxKeys int) bool {
 	v := int32(min(max(u.Value, 0), math.MaxInt32))
 	h := t.hash(u.Stat.Subject(), u.App, u.Key)
 	s := t.cur.Load()
 	i, empty := s.find(h)
 	if i < 0 {
 		if v == 0 {
-			return
+			return true
+		}
+		if t.live.Load() >= int64(maxKeys) {
+			return false
 		}
 		s.vals[empty][slot[u.Stat]].Store(v)
 		s.seen[empty].Store(now.Unix())
@@ -117,13 +126,14 @@ func (t *Table) apply(u decider.StatUpdate, now time.Time) {
 		t.live.Add(1)
 		t.used++
 		t.maybeRebuild(false)
-		return
+		return true
 	}
 	s.vals[i][slot[u.Stat]].Store(v)
 	s.seen[i].Store(now.Unix())
 	if v == 0 && s.vals[i][0].Load() == 0 && s.vals[i][1].Load() == 0 && s.vals[i][2].Load() == 0 {
 		t.remove(s, i)
 	}
+	return true
 }
 
 func (t *Table) remove(s *slots, i int) {

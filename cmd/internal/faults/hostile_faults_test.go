@@ -15,6 +15,7 @@ import (
 
 	"github.com/invitegate/invitegate/cmd/internal/faults"
 	"github.com/invitegate/invitegate/cmd/internal/loadgen"
+	"github.com/invitegate/invitegate/ingress"
 )
 
 // hostileTally counts hostile requests and those answered as documented.
@@ -131,7 +132,8 @@ func bigRequests(ctx context.Context, callback string, n int, tally *hostileTall
 }
 
 // Scenario 7: hostile clients (slow headers, slow bodies, oversized bodies
-// and headers, FAULTS_FUZZ_BODIES fuzzed bodies) alongside IM's own load:
+// and headers, FAULTS_FUZZ_BODIES fuzzed bodies, the worst-case bodies of
+// ingresstest 20 times each) alongside IM's own load:
 // every hostile request gets the documented answer (or, for the slow ones,
 // a closed connection at the read timeouts), IM's load is answered within
 // 2 s and stored, nothing panics, memory stays bounded.
@@ -158,6 +160,8 @@ func TestFaultHostileClients(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() { slowClients(c.ctx, c.httpAddr, 100, tally) })
 	wg.Go(func() { bigRequests(c.ctx, c.ingress.Callback, 20, tally) })
+	var worst faults.WorstCaseReport
+	wg.Go(func() { worst = faults.RunWorstCase(c.ctx, c.ingress.Callback, app, ingress.DefaultMaxBodyBytes, 20) })
 	fz := faults.RunFuzz(c.ctx, faults.FuzzConfig{URL: c.ingress.Callback, App: app, N: fuzzBodies, Workers: 8,
 		Seed: uint64(time.Now().UnixNano())})
 	wg.Wait()
@@ -189,11 +193,13 @@ func TestFaultHostileClients(t *testing.T) {
 	default:
 	}
 
-	hostile := tally.sent.Load() + fz.Sent
-	documented := tally.documented.Load() + fz.Documented
+	logf("faults: hostile-clients: %d worst-case bodies (repeated keys, brace floods, deep nesting, 1 MiB strings, tiny members, escapes), slowest answer %s (%s)",
+		worst.Sent, worst.Slowest.Round(time.Millisecond), worst.SlowestBody)
+	hostile := tally.sent.Load() + fz.Sent + worst.Sent
+	documented := tally.documented.Load() + fz.Documented + worst.Documented
 	res.Attempted += int(hostile)
 	res.Answered += int(documented)
 	verdict(t, "hostile-clients", res, expectation{})
-	require.Equal(t, hostile, documented, "undocumented answers: %q %q", tally.failures, fz.Examples)
+	require.Equal(t, hostile, documented, "undocumented answers: %q %q %q", tally.failures, fz.Examples, worst.Failures)
 	require.Less(t, float64(mem.rss.Load()), maxRSS, "ingress RSS bound (FAULTS_MAX_RSS_MB)")
 }

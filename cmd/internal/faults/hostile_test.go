@@ -54,6 +54,18 @@ func TestFuzzedBodiesGetDocumentedAnswers(t *testing.T) {
 	}
 }
 
+// TestWorstCaseBodiesGetDocumentedAnswers: every worst-case body at the
+// default --max-body-bytes gets its documented status within IM's 2 s.
+func TestWorstCaseBodiesGetDocumentedAnswers(t *testing.T) {
+	t.Parallel()
+	callback, _ := startIngress(t)
+	rep := faults.RunWorstCase(context.Background(), callback, app, ingress.DefaultMaxBodyBytes, 1)
+	t.Logf("slowest: %s (%s)", rep.Slowest, rep.SlowestBody)
+	require.Empty(t, rep.Failures)
+	require.Equal(t, rep.Sent, rep.Documented)
+	require.Positive(t, rep.Sent)
+}
+
 func TestFuzzerIsDeterministic(t *testing.T) {
 	t.Parallel()
 	a, b := faults.NewFuzzer(app, 7), faults.NewFuzzer(app, 7)
