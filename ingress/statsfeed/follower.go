@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/decider/startstop"
 )
 
 // Follower subscribes to the aggregator's stats updates and applies them
@@ -24,13 +25,12 @@ type Follower struct {
 	logger  *slog.Logger
 	metrics *metrics
 
-	mu      sync.Mutex // guards the lifecycle fields
-	started bool
-	sub     *nats.Subscription
-	cancel  context.CancelFunc
-	done    chan struct{}
+	life   startstop.State
+	sub    *nats.Subscription
+	cancel context.CancelFunc
+	done   chan struct{}
 
-	appliedMu sync.Mutex    // not mu: Stop holds mu while the loop finishes a message
+	appliedMu sync.Mutex    // not life: Stop holds life while the loop finishes a message
 	applied   chan struct{} // closed and replaced after every applied message (tests wait on it)
 }
 
@@ -51,13 +51,13 @@ func New(cfg Config, nc *nats.Conn, table *Table, engine *decider.Engine, logger
 // Table returns the table the Follower fills.
 func (f *Follower) Table() *Table { return f.table }
 
-// Start subscribes and starts applying. It returns once subscribed.
+// Start subscribes and starts applying. It returns once subscribed; after
+// Stop it returns startstop.ErrStopped.
 func (f *Follower) Start(ctx context.Context) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.started {
-		return nil
-	}
+	return f.life.Start(func() error { return f.start(ctx) })
+}
+
+func (f *Follower) start(ctx context.Context) error {
 	msgs := make(chan *nats.Msg, f.cfg.Pending)
 	sub, err := f.nc.ChanSubscribe(f.cfg.Subject, msgs)
 	if err != nil {
@@ -73,7 +73,7 @@ func (f *Follower) Start(ctx context.Context) error {
 		return fmt.Errorf("subscribe %s: flush: %w", f.cfg.Subject, err)
 	}
 	loopCtx, cancel := context.WithCancel(context.Background())
-	f.sub, f.cancel, f.done, f.started = sub, cancel, make(chan struct{}), true
+	f.sub, f.cancel, f.done = sub, cancel, make(chan struct{})
 	go f.loop(loopCtx, msgs)
 	return nil
 }
@@ -81,14 +81,12 @@ func (f *Follower) Start(ctx context.Context) error {
 // Stop unsubscribes and waits for the loop to end. Idempotent; a Stop
 // before Start does nothing.
 func (f *Follower) Stop(ctx context.Context) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.started || f.cancel == nil {
-		return nil
-	}
+	return f.life.Stop(func() error { return f.stop(ctx) })
+}
+
+func (f *Follower) stop(ctx context.Context) error {
 	err := f.sub.Unsubscribe()
 	f.cancel()
-	f.cancel = nil
 	select {
 	case <-f.done:
 	case <-ctx.Done():

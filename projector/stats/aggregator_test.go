@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/decider/startstop/startstoptest"
 )
 
 // TestAggregatorFeedsIngress runs events through the stream, the
@@ -134,6 +135,16 @@ func TestAggregatorPublishesNothingBeforeCaughtUp(t *testing.T) {
 	msgs, n := a.collect()
 	require.Empty(t, msgs)
 	require.Zero(t, n)
+}
+
+func TestAggregatorStartStop(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	startstoptest.Stress(t, func(t *testing.T) startstoptest.Component {
+		a, err := New(Config{Now: b.clock.Now}, b.nc, b.js, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+		require.NoError(t, err)
+		return a
+	})
 }
 
 func TestConfigValidate(t *testing.T) {
