@@ -81,6 +81,6 @@ bench-compare: ## side by side in one run: ingress events on/off, bare net/http,
 .PHONY: bench-policy
 bench-policy: ## policy log bars: propagation p99 (3 replicas), 1,000,000-id list add, decisions on it, restart with 100,000 events
 	$(GO) test -run '^$$' -bench 'BenchmarkPropagation' -benchtime 300x ./ingress/policyfeed
-	$(GO) test -run '^$$' -bench 'BenchmarkRestart' -benchtime 3x -timeout 20m ./ingress/policyfeed
+	$(GO) test -run '^$$' -bench 'BenchmarkRestart' -benchtime 3x -timeout 20m ./cmd/invitegate
 	$(GO) test -run '^$$' -bench 'BenchmarkListAddMillion' -benchtime 1x -timeout 20m ./cmd/invitegate
 	$(GO) test -run '^$$' -bench 'BenchmarkDecideEventList|BenchmarkFoldListEvent|BenchmarkEventListHeap|BenchmarkReadState' -benchmem ./decider
