@@ -56,6 +56,7 @@ func processCPU(pid int) time.Duration {
 type env struct {
 	root, tmp string
 	bins      faults.Binaries
+	self      string // this binary, for its barehandler command
 	opa       string
 	appID     string
 	policy    string // deploy/bench/policy.yaml
@@ -74,7 +75,7 @@ func (e *env) ingress(ctx context.Context, name, note string, extra ...string) (
 }
 
 func (e *env) bare(ctx context.Context) (*target, error) {
-	ig, err := faults.StartInvitegate(ctx, e.bins.Invitegate, "barehandler", nil, "--addr", "127.0.0.1:0")
+	ig, err := faults.StartInvitegate(ctx, e.self, "barehandler", nil, "--addr", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("bare: %w", err)
 	}

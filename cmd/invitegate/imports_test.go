@@ -138,7 +138,7 @@ func TestImportRule(t *testing.T) {
 		{"ingress/outbox", module + "/migrations/natsconn", true},
 		{"projector/stats", module + "/decider/startstop", true},
 		{"cmd/invitegate", module + "/cmd/internal/loadgen", true},
-		{"cmd/invitegate", module + "/projector/bench", true},
+		{"cmd/invitegate-dev", module + "/projector/bench", true},
 		{"ingress/outbox", module + "/cmd/internal/faults", false},
 		{"projector/stats", module + "/ingress/statsfeed", false},
 		{"ingress/policyfeed", module + "/projector/policylog", false},
