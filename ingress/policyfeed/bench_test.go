@@ -28,11 +28,7 @@ func benchServer(b *testing.B) func() jetstream.JetStream {
 	b.Helper()
 	srv := natstest.Start(b, "127.0.0.1:0")
 	return func() jetstream.JetStream {
-		nc, err := natsconn.Connect(context.Background(), natsconn.Config{URL: srv.ClientURL()}, nil, slog.New(slog.DiscardHandler))
-		require.NoError(b, err)
-		b.Cleanup(nc.Close)
-		js, err := jetstream.New(nc)
-		require.NoError(b, err)
+		_, js := natstest.Dial(b, srv.ClientURL())
 		return js
 	}
 }
