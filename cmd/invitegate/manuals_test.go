@@ -377,3 +377,33 @@ func TestManualQueries(t *testing.T) {
 		}
 	}
 }
+
+var issueRE = regexp.MustCompile(`(?i)\bissues? ?#?[0-9]+|bars of (the )?issue` + "s?\\b")
+
+// TestNoIssueNumbers: documents and comments speak of the product, not of
+// how the work on it was organised.
+func TestNoIssueNumbers(t *testing.T) {
+	t.Parallel()
+	err := filepath.WalkDir(repoRoot, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); p != repoRoot && (name == ".git" || name == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			if issueRE.MatchString(line) {
+				t.Errorf("%s:%d: %s", p, i+1, strings.TrimSpace(line))
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+}

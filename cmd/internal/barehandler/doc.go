@@ -1,4 +1,4 @@
-// Package barehandler is the "practical ceiling" of issue 6's side-by-side
+// Package barehandler is the "practical ceiling" of the side-by-side
 // benchmark: the least a Go net/http server can do for IM's invite callback.
 // It decodes the body with plain encoding/json and answers a fixed partial
 // refusal of the first destination member:

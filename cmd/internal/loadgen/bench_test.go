@@ -9,7 +9,7 @@ import (
 	"github.com/invitegate/invitegate/cmd/internal/barehandler"
 )
 
-// BenchmarkClosedLoopBareHandler is the baseline ceiling of issue 6: loadgen
+// BenchmarkClosedLoopBareHandler is the baseline ceiling of the comparison: loadgen
 // in closed-loop against barehandler, in one process over loopback, both
 // sharing the machine's cores. One op is one answered callback; req/s and the
 // latency percentiles come from loadgen's own report.
