@@ -407,3 +407,39 @@ func TestNoIssueNumbers(t *testing.T) {
 	})
 	require.NoError(t, err)
 }
+
+// TestReadmeLayout: the layout table of README.md names paths that exist,
+// and every package of the module, by its path or, for a package inside
+// one, by its name on the row of that one.
+func TestReadmeLayout(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	require.NoError(t, err)
+	s := string(data)
+	i := strings.Index(s, "## Layout")
+	require.GreaterOrEqual(t, i, 0, "README.md has a Layout section")
+	rows := map[string]string{} // path -> its row
+	for line := range strings.SplitSeq(s[i:], "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 3 {
+			continue
+		}
+		for _, span := range inlineCodeRE.FindAllString(cells[1], -1) {
+			p := strings.TrimSuffix(strings.Trim(span, "`"), "/")
+			rows[p] = line
+			if _, err := os.Stat(filepath.Join(repoRoot, p)); err != nil {
+				t.Errorf("README.md layout: no %s", p)
+			}
+		}
+	}
+	for _, p := range modulePackages(t, repoRoot) {
+		rel := strings.TrimPrefix(p.ImportPath, module+"/")
+		if _, ok := rows[rel]; ok {
+			continue
+		}
+		parent, name := path.Split(rel)
+		if row := rows[strings.TrimSuffix(parent, "/")]; !strings.Contains(row, "`"+name+"`") && !strings.Contains(row, "`"+rel+"`") {
+			t.Errorf("README.md layout: package %s is not in the table", rel)
+		}
+	}
+}
