@@ -11,7 +11,7 @@
 //	IM -> ingress -> decider -> JetStream -> projector -> Postgres and snapshot -> ingress
 //
 // and only measures what the ingress is compared against: the same load
-// (cmd/loadgen) against both, throughput ratio and p99. Other commands get
+// (cmd/internal/loadgen) against both, throughput ratio and p99. Other commands get
 // {"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""} (so does an invite with
 // no members); a body that does not decode gets 400, one over 1 MiB 413, a
 // method other than POST 405, each with a FAIL answer.

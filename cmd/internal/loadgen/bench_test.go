@@ -14,7 +14,7 @@ import (
 // sharing the machine's cores. One op is one answered callback; req/s and the
 // latency percentiles come from loadgen's own report.
 //
-//	go test -run '^$' -bench ClosedLoopBareHandler -benchtime 20000x ./cmd/loadgen
+//	go test -run '^$' -bench ClosedLoopBareHandler -benchtime 20000x ./cmd/internal/loadgen
 func BenchmarkClosedLoopBareHandler(b *testing.B) {
 	for _, concurrency := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("concurrency=%d", concurrency), func(b *testing.B) {
