@@ -249,10 +249,18 @@ func TestManualCommandLines(t *testing.T) {
 
 func checkInvitegateLine(t *testing.T, file, line string, args []string) {
 	t.Helper()
+	for _, problem := range invitegateLineProblems(t, args) {
+		t.Errorf("%s: `%s`: %s", file, line, problem)
+	}
+}
+
+// invitegateLineProblems returns what is wrong with `invitegate args...`:
+// an unknown command, or a flag its --help does not list.
+func invitegateLineProblems(t *testing.T, args []string) []string {
+	t.Helper()
 	name := strings.SplitN(args[0], "|", 2)[0]
 	if _, ok := commands()[name]; !ok {
-		t.Errorf("%s: `%s`: no command %q", file, line, name)
-		return
+		return []string{"no command " + name}
 	}
 	help := func(path ...string) (string, bool) {
 		code, out, _ := runMain(t, nil, append(path, "--help")...)
@@ -265,14 +273,37 @@ func checkInvitegateLine(t *testing.T, file, line string, args []string) {
 	if !ok {
 		usage, ok = help(name)
 	}
+	var problems []string
 	for _, a := range args[1:] {
 		if !strings.HasPrefix(a, "-") || a == "-" {
 			continue
 		}
 		flag, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		if !ok || !regexp.MustCompile(`--`+regexp.QuoteMeta(flag)+`\b`).MatchString(usage) {
-			t.Errorf("%s: `%s`: invitegate %s has no flag --%s", file, line, name, flag)
+			problems = append(problems, "invitegate "+name+" has no flag --"+flag)
 		}
+	}
+	return problems
+}
+
+// TestInvitegateLineProblems: the check finds the mistakes it is there for.
+func TestInvitegateLineProblems(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		line string
+		ok   bool
+	}{
+		{"policy apply --wait policy.yaml", true},
+		{"policy apply --author=bob policy.yaml", true},
+		{"migrate status", true},
+		{"list add banned - --wait", true},
+		{"ingress --events-off --sdkappid 1", true},
+		{"policy apply --no-such-flag policy.yaml", false},
+		{"bench projector", false},
+		{"run --outbox-batch-dela 5ms", false},
+	} {
+		got := invitegateLineProblems(t, strings.Fields(tc.line))
+		require.Equal(t, tc.ok, len(got) == 0, "%s: %v", tc.line, got)
 	}
 }
 
