@@ -33,11 +33,11 @@ bench-go: ## Go benchmarks: the decision (50 members, 10 rules, 1M list), the ha
 	$(GO) test -run '^$$' -bench 'Handler|ParseBody' -benchmem -benchtime 2s ./ingress
 	$(GO) test -run '^$$' -bench 'Enqueue$$' -benchmem ./ingress/outbox
 
-bench-projector: build ## projector drain rate: pre-filled stream -> PostgreSQL, events/s and CPU per event
-	./$(BIN) bench projector --events 200000
+bench-projector: ## projector drain rate: pre-filled stream -> PostgreSQL, events/s and CPU per event
+	$(GO) run ./cmd/invitegate-dev bench projector --events 200000
 
-bench-analytics: build ## load 10M invite events over 30 days (kept in invitegate_bench_analytics) and time the analyst queries
-	./$(BIN) bench analytics
+bench-analytics: ## load 10M invite events over 30 days (kept in invitegate_bench_analytics) and time the analyst queries
+	$(GO) run ./cmd/invitegate-dev bench analytics
 
 fuzz: ## fuzz the request parsers, the event encoder and decoder and the policy compiler for a minute each
 	$(GO) test -run '^$$' -fuzz '^FuzzParseBody$$' -fuzztime 60s ./ingress
@@ -49,11 +49,11 @@ fuzz: ## fuzz the request parsers, the event encoder and decoder and the policy 
 clean:
 	rm -rf bin .data
 
-docs: ## regenerate README.md's configuration reference from the flags
+docs: ## regenerate the configuration reference (cmd/invitegate/README.md) from the flags
 	$(GO) run ./cmd/invitegate docs cmd/invitegate/README.md
 
-# --- Proofs (issue 6): fault suite, soak, side-by-side benchmarks. Appended by the
-# faults/bench work; knobs are environment variables (see cmd/internal/faults/cluster_test.go):
+# --- Proofs: fault suite, soak, side-by-side benchmarks. Knobs are environment
+# variables (see cmd/internal/faults/cluster_test.go):
 # FAULTS_FUZZ_BODIES (1000000), FAULTS_RATE (300/s), FAULTS_OUTAGE (30s),
 # FAULTS_PROJECTOR_KILLS (10), FAULTS_DRAIN (3m), FAULTS_MAX_RSS_MB (512).
 FAULTS_LOG ?= $(or $(TMPDIR),/tmp)/invitegate-faults.log
@@ -76,11 +76,11 @@ bench-throttle: ## stats bar: time to throttle a flooder under 2,000 callbacks/s
 	grep -E '^(throttle: |--- |FAIL|ok |panic)|Error:|Messages:' $(FAULTS_LOG); exit $$status
 
 bench-compare: ## side by side in one run: ingress events on/off, bare net/http, OPA; end-to-end p99; writes deploy/bench/<date>-compare.md
-	$(GO) run ./cmd/invitegate-dev
+	$(GO) run ./cmd/invitegate-dev compare
 
 .PHONY: bench-policy
 bench-policy: ## policy log bars: propagation p99 (3 replicas), 1,000,000-id list add, decisions on it, restart with 100,000 events
 	$(GO) test -run '^$$' -bench 'BenchmarkPropagation' -benchtime 300x ./ingress/policyfeed
-	$(GO) test -run '^$$' -bench 'BenchmarkRestart' -benchtime 3x -timeout 20m ./ingress/policyfeed
+	$(GO) test -run '^$$' -bench 'BenchmarkRestart' -benchtime 3x -timeout 20m ./cmd/invitegate
 	$(GO) test -run '^$$' -bench 'BenchmarkListAddMillion' -benchtime 1x -timeout 20m ./cmd/invitegate
 	$(GO) test -run '^$$' -bench 'BenchmarkDecideEventList|BenchmarkFoldListEvent|BenchmarkEventListHeap|BenchmarkReadState' -benchmem ./decider

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/invitegate/invitegate/decider/cputime"
 )
 
 // benchListSize is the size of the big list in the benchmarks.
@@ -89,11 +91,11 @@ func benchDecide(b *testing.B, opts compileOptions, groupType string) {
 	require.Equal(b, OutcomePartial, d.Outcome)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := cputime.Self()
 	for b.Loop() {
 		s.Decide(r)
 	}
-	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Self()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkDecide: 50 members, 10 rules, a 1,000,000-entry list.

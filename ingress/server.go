@@ -12,10 +12,13 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/invitegate/invitegate/decider/startstop"
 )
 
-// ErrStopped is returned by Start after Stop: a Server runs once.
-var ErrStopped = errors.New("ingress: server stopped")
+// ErrStopped is returned by Start after Stop: a Server runs once (it is
+// startstop.ErrStopped).
+var ErrStopped = startstop.ErrStopped
 
 // Server runs the callback listener (Handler on CallbackPath) and the admin
 // listener (/metrics, /healthz, /readyz). It owns both serving goroutines.
@@ -24,14 +27,11 @@ type Server struct {
 	handler *Handler
 	logger  *slog.Logger
 
-	mu       sync.Mutex
-	started  bool
-	stopped  bool
-	servers  [2]*http.Server // callback, admin
-	addrs    [2]net.Addr
-	serving  sync.WaitGroup
-	stopErr  error
-	stopOnce sync.Once
+	life    startstop.State
+	mu      sync.Mutex      // guards addrs
+	servers [2]*http.Server // callback, admin
+	addrs   [2]net.Addr
+	serving sync.WaitGroup
 }
 
 // NewServer returns a Server for h, configured by cfg (defaults applied);
@@ -115,14 +115,10 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 // and serves them in goroutines. Starting twice is a no-op; starting after
 // Stop returns ErrStopped.
 func (s *Server) Start(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.stopped:
-		return ErrStopped
-	case s.started:
-		return nil
-	}
+	return s.life.Start(func() error { return s.start(ctx) })
+}
+
+func (s *Server) start(ctx context.Context) error {
 	var lc net.ListenConfig
 	var lns [2]net.Listener
 	for i, addr := range []string{s.cfg.HTTPAddr, s.cfg.AdminAddr} {
@@ -137,8 +133,9 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	m := s.handler.metrics
 	lns[0] = newLimitListener(lns[0], s.cfg.MaxConnections, m.connsReached.Inc, m.connsOpen.Add)
-	s.started = true
+	s.mu.Lock()
 	s.addrs = [2]net.Addr{lns[0].Addr(), lns[1].Addr()}
+	s.mu.Unlock()
 	for i, srv := range s.servers {
 		s.serving.Go(func() { s.serve(srv, lns[i]) })
 	}
@@ -159,14 +156,7 @@ func (s *Server) serve(srv *http.Server, ln net.Listener) {
 // it closes the remaining connections and returns the context's error.
 // Stop is idempotent and safe before Start.
 func (s *Server) Stop(ctx context.Context) error {
-	s.stopOnce.Do(func() {
-		s.mu.Lock()
-		s.stopped = true
-		started := s.started
-		s.mu.Unlock()
-		if !started {
-			return
-		}
+	return s.life.Stop(func() error {
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
 		defer cancel()
 		var errs [2]error
@@ -181,9 +171,8 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 		wg.Wait()
 		s.serving.Wait()
-		s.stopErr = errors.Join(errs[:]...)
+		return errors.Join(errs[:]...)
 	})
-	return s.stopErr
 }
 
 // Addr returns the callback listener's bound address, or nil before Start.

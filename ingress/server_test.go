@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/decider/startstop/startstoptest"
 )
 
 // startServer starts a Server for b on free ports and stops it at cleanup.
@@ -219,6 +220,16 @@ func TestServerLifecycleEdges(t *testing.T) {
 		require.Nil(t, srv.Addr())
 		require.NoError(t, srv.Stop(context.Background()))
 	}
+}
+
+func TestServerStartStop(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	startstoptest.Stress(t, func(t *testing.T) startstoptest.Component {
+		srv, err := NewServer(b.cfg, b.h)
+		require.NoError(t, err)
+		return srv
+	})
 }
 
 func TestServerHardened(t *testing.T) {

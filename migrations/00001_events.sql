@@ -49,7 +49,7 @@ CREATE TABLE invitegate.invite_members (
 CREATE INDEX invite_members_received_at_brin ON invitegate.invite_members USING brin (received_at);
 
 -- One row per Group.CallbackAfterNewMemberJoin / Group.CallbackAfterMemberExit.
--- Kept whole so that group sizes (issue 5) can be derived from it later.
+-- Kept whole so that group sizes can be derived from it.
 CREATE TABLE invitegate.membership_events (
     event_id       uuid        PRIMARY KEY,
     schema_version smallint    NOT NULL,

@@ -43,7 +43,7 @@ func TestEnsureDatabaseDenied(t *testing.T) {
 		require.NoError(t, err)
 	})
 
-	dsn := "postgres://" + role + "@127.0.0.1:5432/" + pgtest.RandomName("invitegate_test_") + "?sslmode=disable"
+	dsn := pgtest.URLAs(role, pgtest.RandomName("invitegate_test_"))
 	err = migrations.EnsureDatabase(ctx, dsn)
 	require.ErrorIs(t, err, migrations.ErrCreateDenied)
 	require.ErrorContains(t, err, "may not create it")
@@ -53,7 +53,7 @@ func TestEnsureDatabaseDenied(t *testing.T) {
 func TestEnsureDatabaseBadURL(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	err := migrations.EnsureDatabase(ctx, "postgres://postgres@127.0.0.1:5432/?sslmode=disable")
+	err := migrations.EnsureDatabase(ctx, pgtest.URL(""))
 	require.ErrorIs(t, err, migrations.ErrNoDatabaseName)
 	err = migrations.EnsureDatabase(ctx, "postgres://%zz")
 	require.ErrorContains(t, err, "parse database url")

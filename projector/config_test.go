@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/invitegate/invitegate/decider/startstop/startstoptest"
 	"github.com/invitegate/invitegate/projector"
 )
 
@@ -63,14 +64,12 @@ func TestLifecycle(t *testing.T) {
 
 	require.NoError(t, w.Stop(ctx), "stop before start")
 	require.ErrorIs(t, w.Start(ctx), projector.ErrStopped)
-	require.NoError(t, w.Stop(ctx), "stop twice")
 
-	w2, err := projector.New(b.cfg, b.js, b.pool, b.logger, prometheus.NewRegistry())
-	require.NoError(t, err)
-	require.NoError(t, w2.Start(ctx))
-	require.NoError(t, w2.Start(ctx), "start twice")
-	require.NoError(t, w2.Stop(ctx))
-	require.NoError(t, w2.Stop(ctx))
+	startstoptest.Stress(t, func(t *testing.T) startstoptest.Component {
+		w, err := projector.New(b.cfg, b.js, b.pool, b.logger, prometheus.NewRegistry())
+		require.NoError(t, err)
+		return w
+	})
 
 	cfg := b.cfg
 	cfg.Stream = "NO_SUCH_STREAM"

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/invitegate/invitegate/migrations/pgtest"
 )
 
 // proxy is a TCP proxy to the machine's PostgreSQL that the test can cut
@@ -100,7 +103,7 @@ func (p *proxy) restore() {
 func TestPostgresOutage(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	px := newProxy(t, "127.0.0.1:5432")
+	px := newProxy(t, pgtest.Addr())
 	cfg := b.cfg
 	cfg.DatabaseURL = replaceHost(b.dsn, px.addr())
 	_, reg := b.worker(t, cfg, b.js, newPool(t, cfg.DatabaseURL))
@@ -134,13 +137,11 @@ func TestPostgresOutage(t *testing.T) {
 	requireRollupsMatchRows(t, b.pool)
 }
 
-// replaceHost points a postgres:// url at addr.
+// replaceHost points a postgres:// url of the test server at addr.
 func replaceHost(dsn, addr string) string {
-	const from = "127.0.0.1:5432"
-	for i := 0; i+len(from) <= len(dsn); i++ {
-		if dsn[i:i+len(from)] == from {
-			return dsn[:i] + addr + dsn[i+len(from):]
-		}
+	from := pgtest.Addr()
+	if !strings.Contains(dsn, from) {
+		panic("no " + from + " in " + dsn)
 	}
-	panic("no 127.0.0.1:5432 in " + dsn)
+	return strings.Replace(dsn, from, addr, 1)
 }

@@ -11,11 +11,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/invitegate/invitegate/decider/startstop"
 )
 
 var (
-	// ErrStopped is returned by Start after Stop.
-	ErrStopped = errors.New("projector worker stopped")
+	// ErrStopped is returned by Start after Stop (it is startstop.ErrStopped).
+	ErrStopped = startstop.ErrStopped
 	// ErrStreamNotFound is returned by Start when the event stream does
 	// not exist yet (natsconn.EnsureEventStream creates it).
 	ErrStreamNotFound = errors.New("event stream not found")
@@ -33,9 +35,7 @@ type Worker struct {
 	m      *metrics
 	parts  *partitions
 
-	mu        sync.Mutex
-	started   bool
-	stopped   bool
+	life      startstop.State
 	stopFetch context.CancelFunc // ends fetching; in-flight batches finish
 	abort     context.CancelFunc // ends in-flight writes
 	fetchers  sync.WaitGroup
@@ -77,14 +77,10 @@ func (w *Worker) consumerConfig() jetstream.ConsumerConfig {
 // goroutines the Worker owns. ctx bounds only the setup. Calling Start
 // again is a no-op; after Stop it returns ErrStopped.
 func (w *Worker) Start(ctx context.Context) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	switch {
-	case w.stopped:
-		return ErrStopped
-	case w.started:
-		return nil
-	}
+	return w.life.Start(func() error { return w.start(ctx) })
+}
+
+func (w *Worker) start(ctx context.Context) error {
 	consumer, err := w.js.CreateOrUpdateConsumer(ctx, w.cfg.Stream, w.consumerConfig())
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return fmt.Errorf("consumer %s on stream %s: %w", w.cfg.Consumer, w.cfg.Stream, ErrStreamNotFound)
@@ -119,7 +115,6 @@ func (w *Worker) Start(ctx context.Context) error {
 			}
 		}()
 	}
-	w.started = true
 	w.logger.Info("projector started", "stream", w.cfg.Stream, "consumer", w.cfg.Consumer,
 		"batch_size", w.cfg.BatchSize, "in_flight", w.cfg.InFlight, "retention", w.cfg.Retention)
 	return nil
@@ -132,13 +127,10 @@ func (w *Worker) Start(ctx context.Context) error {
 // duplicates) and returns ctx's error. Stop is idempotent and may be called
 // before Start.
 func (w *Worker) Stop(ctx context.Context) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.stopped || !w.started {
-		w.stopped = true
-		return nil
-	}
-	w.stopped = true
+	return w.life.Stop(func() error { return w.stop(ctx) })
+}
+
+func (w *Worker) stop(ctx context.Context) error {
 	w.stopFetch()
 	done := make(chan struct{})
 	go func() {

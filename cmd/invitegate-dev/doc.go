@@ -1,7 +1,15 @@
-// Command compare runs the side-by-side benchmarks of issue 6 in one go on
-// this machine and writes the results as Markdown (make bench-compare):
+// Command invitegate-dev is the development binary: the benchmarks and the
+// comparison that the production binary does not carry.
 //
-//	go run ./cmd/invitegate-dev -out deploy/bench/2026-11-28-compare.md
+//	go run ./cmd/invitegate-dev compare          side by side (make bench-compare)
+//	go run ./cmd/invitegate-dev bench projector  the projector's drain rate (make bench-projector)
+//	go run ./cmd/invitegate-dev bench analytics  the analyst queries on 10M events (make bench-analytics)
+//	go run ./cmd/invitegate-dev barehandler      the bare net/http baseline the comparison measures
+//
+// compare runs the side-by-side benchmarks in one go on this machine and
+// writes the results as Markdown:
+//
+//	go run ./cmd/invitegate-dev compare -out deploy/bench/2026-11-28-compare.md
 //
 // Its place in the flow is in front of it, like IM:
 //
@@ -9,9 +17,9 @@
 //
 // Targets, each a child process measured with the same loadgen settings:
 //
-//   - bare: `invitegate barehandler`, a plain net/http handler decoding the
-//     callback with encoding/json and answering a fixed refusal (the
-//     practical ceiling);
+//   - bare: `invitegate-dev barehandler` (this binary as a child process),
+//     a plain net/http handler decoding the callback with encoding/json and
+//     answering a fixed refusal (the practical ceiling);
 //   - events-off: `invitegate ingress --events-off`;
 //   - events-embedded: `invitegate ingress`, events to its embedded
 //     JetStream (default fsync interval);

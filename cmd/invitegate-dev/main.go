@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/invitegate/invitegate/cmd/internal/faults"
@@ -30,25 +27,26 @@ type config struct {
 	skipE2E     bool
 }
 
-func main() {
+// cmdCompare runs the side-by-side comparison (make bench-compare).
+func cmdCompare(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	var c config
-	flag.StringVar(&c.out, "out", "", "Markdown result file (default deploy/bench/<date>-compare.md)")
-	flag.DurationVar(&c.duration, "duration", 8*time.Second, "length of each throughput and latency run")
-	flag.IntVar(&c.rounds, "rounds", 5, "rounds of throughput and latency runs (targets in rotating order; medians reported)")
-	flag.IntVar(&c.concurrency, "concurrency", 64, "closed-loop workers of the throughput runs")
-	flag.Float64Var(&c.rate, "rate", 2000, "open-loop rate of the latency runs (callbacks/s)")
-	flag.Float64Var(&c.e2eRate, "e2e-rate", 2000, "open-loop rate of the end-to-end run")
-	flag.DurationVar(&c.e2eDuration, "e2e-duration", 30*time.Second, "length of the end-to-end run")
-	flag.StringVar(&c.opaVersion, "opa-version", "v1.22.3", "github.com/open-policy-agent/opa version built for the OPA target")
-	flag.BoolVar(&c.skipOPA, "skip-opa", false, "leave OPA out")
-	flag.BoolVar(&c.skipE2E, "skip-e2e", false, "leave the end-to-end run out")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, c, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "compare:", err)
-		os.Exit(1)
+	f := newFlagSet("compare", stdout,
+		"Runs the side-by-side comparison (bare net/http, ingress with events off and on, OPA; end to end)\n"+
+			"and writes it as Markdown.")
+	f.StringVar(&c.out, "out", "", "Markdown result file (default deploy/bench/<date>-compare.md)")
+	f.DurationVar(&c.duration, "duration", 8*time.Second, "length of each throughput and latency run")
+	f.IntVar(&c.rounds, "rounds", 5, "rounds of throughput and latency runs (targets in rotating order; medians reported)")
+	f.IntVar(&c.concurrency, "concurrency", 64, "closed-loop workers of the throughput runs")
+	f.Float64Var(&c.rate, "rate", 2000, "open-loop rate of the latency runs (callbacks/s)")
+	f.Float64Var(&c.e2eRate, "e2e-rate", 2000, "open-loop rate of the end-to-end run")
+	f.DurationVar(&c.e2eDuration, "e2e-duration", 30*time.Second, "length of the end-to-end run")
+	f.StringVar(&c.opaVersion, "opa-version", "v1.22.3", "github.com/open-policy-agent/opa version built for the OPA target")
+	f.BoolVar(&c.skipOPA, "skip-opa", false, "leave OPA out")
+	f.BoolVar(&c.skipE2E, "skip-e2e", false, "leave the end-to-end run out")
+	if err := parse(f, args); err != nil {
+		return err
 	}
+	return run(ctx, c, stdout)
 }
 
 func run(ctx context.Context, c config, stdout io.Writer) error {
@@ -69,6 +67,9 @@ func run(ctx context.Context, c config, stdout io.Writer) error {
 	logf(stdout, "building invitegate and nats-server into %s", tmp)
 	if e.bins, err = faults.Build(ctx, tmp); err != nil {
 		return err
+	}
+	if e.self, err = os.Executable(); err != nil { // the bare handler is this binary's barehandler command
+		return fmt.Errorf("find this binary: %w", err)
 	}
 	if !c.skipOPA {
 		logf(stdout, "building opa %s (a few minutes the first time)", c.opaVersion)

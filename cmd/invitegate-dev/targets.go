@@ -9,10 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/invitegate/invitegate/cmd/internal/faults"
+	"github.com/invitegate/invitegate/decider/cputime"
 )
 
 // target is a server under test.
@@ -28,34 +28,17 @@ type target struct {
 func (t *target) cpu() time.Duration {
 	var sum time.Duration
 	for _, pid := range t.pids {
-		sum += processCPU(pid)
+		d, _ := cputime.Of(pid) // 0 when unreadable
+		sum += d
 	}
 	return sum
-}
-
-// clockTick is USER_HZ, 100 on Linux x86-64 (getconf CLK_TCK).
-const clockTick = 10 * time.Millisecond
-
-// processCPU reads utime+stime of pid from /proc (0 when unreadable).
-func processCPU(pid int) time.Duration {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // the command name may hold spaces
-	if len(fields) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(utime+stime) * clockTick
 }
 
 // env holds what the targets need.
 type env struct {
 	root, tmp string
 	bins      faults.Binaries
+	self      string // this binary, for its barehandler command
 	opa       string
 	appID     string
 	policy    string // deploy/bench/policy.yaml
@@ -74,7 +57,7 @@ func (e *env) ingress(ctx context.Context, name, note string, extra ...string) (
 }
 
 func (e *env) bare(ctx context.Context) (*target, error) {
-	ig, err := faults.StartInvitegate(ctx, e.bins.Invitegate, "barehandler", nil, "--addr", "127.0.0.1:0")
+	ig, err := faults.StartInvitegate(ctx, e.self, "barehandler", nil, "--addr", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("bare: %w", err)
 	}

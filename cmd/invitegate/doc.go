@@ -16,8 +16,10 @@
 //	invitegate policy       check | apply | show | history | diff | rollback | status
 //	invitegate list         add | remove | show: list entries as policy log events
 //	invitegate loadgen      the IM traffic simulator
-//	invitegate bench        projector | analytics benchmarks
-//	invitegate docs         the configuration reference of README.md
+//	invitegate docs         the configuration reference (cmd/invitegate/README.md)
+//
+// Benchmark and comparison tooling is not in this binary: it is the
+// development binary cmd/invitegate-dev.
 //
 // Every flag --some-flag may also be set by the environment variable
 // INVITEGATE_SOME_FLAG; the flag wins. `invitegate CMD --help` lists them.

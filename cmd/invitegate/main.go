@@ -44,10 +44,7 @@ func commands() map[string]command {
 		"list":      {"change a policy list by events: add|remove NAME ID... (- reads stdin), show NAME", cmdList},
 		"loadgen":   {"simulate IM: send callbacks at a rate and report latency and outcomes", cmdLoadgen},
 		"version":   {"print the version", cmdVersion},
-		"bench":     {"benchmarks: bench projector | bench analytics (make bench-projector, make bench-analytics)", cmdBench},
 		"docs":      {"print the configuration reference (or rewrite it in README.md: docs README.md)", cmdDocs},
-
-		"barehandler": {"benchmarks only: the bare net/http baseline handler (deploy/bench)", cmdBarehandler},
 	}
 }
 

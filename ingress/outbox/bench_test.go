@@ -31,7 +31,7 @@ func benchOutboxWith(b *testing.B, syncAlways bool, cfg Config) *Outbox {
 	js, err := jetstream.New(nc)
 	require.NoError(b, err)
 	cfg.DataDir = b.TempDir()
-	o, err := New(cfg, js, nc, prometheus.NewRegistry(), discard())
+	o, err := New(cfg, js, nc, discard(), prometheus.NewRegistry())
 	require.NoError(b, err)
 	require.NoError(b, o.Start(context.Background()))
 	b.Cleanup(func() { _ = o.Stop(context.Background()) })
@@ -61,7 +61,7 @@ func benchEvents() []decider.Event {
 // lock, append, sealing), on an outbox that is not publishing: sealed
 // batches are discarded every 64k events, outside the timer.
 func BenchmarkEnqueue(b *testing.B) {
-	o, err := New(Config{DataDir: b.TempDir(), MaxMemoryBytes: 1 << 30}, nil, nil, prometheus.NewRegistry(), discard())
+	o, err := New(Config{DataDir: b.TempDir(), MaxMemoryBytes: 1 << 30}, nil, nil, discard(), prometheus.NewRegistry())
 	require.NoError(b, err)
 	evs := benchEvents()
 	for i := range evs {

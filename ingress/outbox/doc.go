@@ -62,7 +62,7 @@
 //
 // # Lifecycle
 //
-//	o, err := outbox.New(cfg, js, nc, registry, logger)
+//	o, err := outbox.New(cfg, js, nc, logger, registry)
 //	err = o.Start(ctx)    // opens the spool, starts publishing; does not wait for NATS
 //	o.Enqueue(ev)         // from the callback path, any goroutine
 //	err = o.Stop(ctx)     // flush up to FlushTimeout, spool the rest

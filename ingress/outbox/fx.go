@@ -18,7 +18,7 @@ var Module = fx.Module("outbox", fx.Provide(provide))
 
 func provide(lc fx.Lifecycle, cfg Config, js jetstream.JetStream, nc *nats.Conn,
 	reg prometheus.Registerer, logger *slog.Logger) (*Outbox, error) {
-	o, err := New(cfg, js, nc, reg, logger)
+	o, err := New(cfg, js, nc, logger, reg)
 	if err != nil {
 		return nil, err
 	}

@@ -143,7 +143,7 @@ func newHarness(t *testing.T, cfg Config, nc *nats.Conn, js jetstream.JetStream)
 	t.Helper()
 	h := harness{reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	o, err := New(cfg, js, nc, h.reg, logger)
+	o, err := New(cfg, js, nc, logger, h.reg)
 	require.NoError(t, err)
 	h.o = o
 	t.Cleanup(func() { _ = o.Stop(context.Background()) })

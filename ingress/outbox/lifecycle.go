@@ -11,17 +11,10 @@ import (
 // replayed first) and starts the goroutines that ensure the stream, publish
 // and spool. It does not wait for NATS.
 func (o *Outbox) Start(ctx context.Context) error {
-	o.lifeMu.Lock()
-	defer o.lifeMu.Unlock()
-	o.mu.Lock()
-	st := o.state
-	o.mu.Unlock()
-	switch st {
-	case stateRunning:
-		return nil
-	case stateStopped:
-		return ErrStopped
-	}
+	return o.life.Start(func() error { return o.start(ctx) })
+}
+
+func (o *Outbox) start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("start outbox: %w", err)
 	}
@@ -64,8 +57,10 @@ func (o *Outbox) Start(ctx context.Context) error {
 // spool, for the next Start. Events enqueued after Stop are dropped and
 // counted (reason "stopped"). Stop is idempotent and may precede Start.
 func (o *Outbox) Stop(ctx context.Context) error {
-	o.lifeMu.Lock()
-	defer o.lifeMu.Unlock()
+	return o.life.StopAny(func(bool) error { return o.stop(ctx) })
+}
+
+func (o *Outbox) stop(ctx context.Context) error {
 	o.mu.Lock()
 	st := o.state
 	if st == stateRunning {
@@ -76,10 +71,7 @@ func (o *Outbox) Stop(ctx context.Context) error {
 	}
 	drained := o.drained
 	o.mu.Unlock()
-	switch st {
-	case stateStopped:
-		return nil
-	case stateRunning:
+	if st == stateRunning {
 		o.flush(ctx, drained)
 		o.cancel()
 		o.wg.Wait()

@@ -1,21 +1,21 @@
 package outbox
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/decider/startstop"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// ErrStopped is returned by Start after Stop.
-var ErrStopped = errors.New("outbox stopped")
+// ErrStopped is returned by Start after Stop (it is startstop.ErrStopped).
+var ErrStopped = startstop.ErrStopped
 
 const (
 	logEvery = 10 * time.Second // at most one line per kind of trouble
@@ -48,7 +48,7 @@ type Outbox struct {
 	logs   *rateLog
 	epoch  time.Time // batch ages are monotonic durations since epoch
 
-	lifeMu sync.Mutex // serialises Start and Stop
+	life startstop.State // serialises Start and Stop
 
 	mu          sync.Mutex
 	state       state
@@ -76,7 +76,7 @@ var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return
 
 // New returns an Outbox publishing through js (over nc) and registering its
 // metrics on reg. Nothing is published before Start.
-func New(cfg Config, js jetstream.JetStream, nc *nats.Conn, reg prometheus.Registerer, logger *slog.Logger) (*Outbox, error) {
+func New(cfg Config, js jetstream.JetStream, nc *nats.Conn, logger *slog.Logger, reg prometheus.Registerer) (*Outbox, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/decider/startstop/startstoptest"
 	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
@@ -82,6 +83,14 @@ func TestStopFlushesWhatIsInMemory(t *testing.T) {
 	require.Contains(t, h.logs.String(), "reason=stopped")
 	require.NoError(t, h.o.Stop(t.Context()), "Stop is idempotent")
 	require.ErrorIs(t, h.o.Start(t.Context()), ErrStopped)
+}
+
+func TestOutboxStartStop(t *testing.T) {
+	t.Parallel()
+	env := setup(t, setupOpts{})
+	startstoptest.Stress(t, func(t *testing.T) startstoptest.Component {
+		return env.harness(t, testConfig(t.TempDir())).o
+	})
 }
 
 // Events enqueued before Start, then Stop without Start: spooled, and the
@@ -189,7 +198,7 @@ func TestConfigValidate(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			_, err := New(tc.cfg, nil, nil, nil, discard())
+			_, err := New(tc.cfg, nil, nil, discard(), nil)
 			require.ErrorIs(t, err, ErrInvalidConfig)
 			require.ErrorContains(t, err, tc.want)
 		})
@@ -201,7 +210,7 @@ func TestConfigValidate(t *testing.T) {
 func TestNewRejectsDuplicateMetrics(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, testConfig(t.TempDir()), nil, nil)
-	_, err := New(testConfig(t.TempDir()), nil, nil, h.reg, discard())
+	_, err := New(testConfig(t.TempDir()), nil, nil, discard(), h.reg)
 	require.ErrorContains(t, err, "register outbox metrics")
 }
 

@@ -17,7 +17,6 @@ import (
 	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/invitegate/invitegate/migrations/natsconn/natstest"
 	"github.com/invitegate/invitegate/migrations/policystore"
-	"github.com/invitegate/invitegate/projector/policylog"
 )
 
 const benchApp = "1400000000"
@@ -29,11 +28,7 @@ func benchServer(b *testing.B) func() jetstream.JetStream {
 	b.Helper()
 	srv := natstest.Start(b, "127.0.0.1:0")
 	return func() jetstream.JetStream {
-		nc, err := natsconn.Connect(context.Background(), natsconn.Config{URL: srv.ClientURL()}, nil, slog.New(slog.DiscardHandler))
-		require.NoError(b, err)
-		b.Cleanup(nc.Close)
-		js, err := jetstream.New(nc)
-		require.NoError(b, err)
+		_, js := natstest.Dial(b, srv.ClientURL())
 		return js
 	}
 }
@@ -125,71 +120,4 @@ func BenchmarkPropagation(b *testing.B) {
 	}
 	reportPercentiles(b, "decide", decide)
 	reportPercentiles(b, "wait", wait)
-}
-
-// BenchmarkRestart measures how long an ingress replica takes, from Start
-// with an empty data dir, to have applied a log of 100,000 events: with
-// the projector's compacted snapshot ("compacted": snapshot plus the
-// events after it) and without ("full-replay").
-func BenchmarkRestart(b *testing.B) {
-	const events = 100_000
-	connect := benchServer(b)
-	ctx := context.Background()
-	js := connect()
-	log, err := policystore.OpenLog(ctx, js, benchApp, natsconn.PolicyStreamConfig{})
-	require.NoError(b, err)
-	publishHistory(b, js, log, events)
-	head, err := log.Head(ctx)
-	require.NoError(b, err)
-
-	restart := func(b *testing.B) {
-		for b.Loop() {
-			f := benchFollower(b, connect(), "restart")
-			<-f.CaughtUp()
-			require.Equal(b, head, f.Revision())
-			require.NoError(b, f.Stop(ctx))
-		}
-	}
-	b.Run("full-replay", restart)
-
-	c, err := policylog.NewCompactor(policylog.Config{CompactEvery: events}, js, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
-	require.NoError(b, err)
-	require.NoError(b, c.Start(ctx))
-	require.Eventually(b, func() bool { return c.Compacted() >= head-10 }, 5*time.Minute, 10*time.Millisecond)
-	require.NoError(b, c.Stop(ctx))
-	b.Run("compacted", restart)
-}
-
-// publishHistory publishes n events: a policy, then list changes of a few
-// ids each and a new document every 1,000 events.
-func publishHistory(b *testing.B, js jetstream.JetStream, log *policystore.Log, n int) {
-	b.Helper()
-	ctx := context.Background()
-	_, err := log.Publish(ctx, &decider.Change{Kind: decider.ChangeReplaced, Document: benchDoc(b, 0)})
-	require.NoError(b, err)
-	var acks []jetstream.PubAckFuture
-	for i := 1; i < n; i++ {
-		c := &decider.Change{Kind: decider.ChangeListAdded, List: "banned_members",
-			IDs: []string{fmt.Sprintf("u%07d", i), fmt.Sprintf("v%07d", i)}}
-		if i%3 == 0 {
-			c.Kind, c.IDs = decider.ChangeListRemoved, c.IDs[:1]
-		}
-		if i%1000 == 0 {
-			c = &decider.Change{Kind: decider.ChangeReplaced, Document: benchDoc(b, i/1000)}
-		}
-		data, err := c.Marshal()
-		require.NoError(b, err)
-		f, err := js.PublishAsync(decider.PolicySubject(benchApp, c.Kind), data)
-		require.NoError(b, err)
-		if acks = append(acks, f); len(acks) == 2000 || i == n-1 {
-			for _, a := range acks {
-				select {
-				case <-a.Ok():
-				case err := <-a.Err():
-					b.Fatal(err)
-				}
-			}
-			acks = acks[:0]
-		}
-	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/decider/startstop"
 	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
@@ -42,7 +43,7 @@ type Follower struct {
 	caughtUp  chan struct{}
 	caughtOne sync.Once
 	startedAt time.Time
-	state     int // 0 new, 1 started, 2 stopped
+	life      startstop.State
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 }
@@ -71,14 +72,15 @@ func New(cfg Config, js jetstream.JetStream, engine *decider.Engine, logger *slo
 // Start loads the last good snapshot from disk into the engine (so the
 // replica serves it even when NATS is unreachable), then follows the log
 // in the background: newest compacted snapshot, the events after it, then
-// live events. It does not wait for NATS.
+// live events. It does not wait for NATS. After Stop it returns
+// startstop.ErrStopped.
 func (f *Follower) Start(context.Context) error {
+	return f.life.Start(f.start)
+}
+
+func (f *Follower) start() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.state != 0 {
-		return nil
-	}
-	f.state = 1
 	f.startedAt = f.cfg.Now().UTC()
 	f.fold = decider.NewFold(nil, 0)
 	snap, pos, err := f.disk.load()
@@ -104,13 +106,10 @@ func (f *Follower) Start(context.Context) error {
 // Stop stops following, writes the newest snapshot to disk and removes the
 // replica's status entry. It is idempotent and may be called before Start.
 func (f *Follower) Stop(ctx context.Context) error {
-	f.mu.Lock()
-	started := f.state == 1
-	f.state = 2
-	f.mu.Unlock()
-	if !started {
-		return nil
-	}
+	return f.life.Stop(func() error { return f.stop(ctx) })
+}
+
+func (f *Follower) stop(ctx context.Context) error {
 	f.cancel()
 	done := make(chan struct{})
 	go func() { f.wg.Wait(); close(done) }()

@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/decider/startstop"
+	"github.com/invitegate/invitegate/decider/startstop/startstoptest"
 	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
@@ -147,6 +149,12 @@ func TestStopBeforeStart(t *testing.T) {
 	b := setup(t)
 	r := newReplica(t, b.js, Config{})
 	require.NoError(t, r.f.Stop(context.Background()))
-	require.NoError(t, r.f.Start(context.Background()), "a stopped follower does not start")
+	require.ErrorIs(t, r.f.Start(context.Background()), startstop.ErrStopped, "a stopped follower does not start")
 	require.Nil(t, r.engine.Snapshot())
+}
+
+func TestFollowerStartStop(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	startstoptest.Stress(t, func(t *testing.T) startstoptest.Component { return newReplica(t, b.js, Config{}).f })
 }

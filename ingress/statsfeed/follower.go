@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/decider/startstop"
 )
 
 // Follower subscribes to the aggregator's stats updates and applies them
@@ -24,8 +25,7 @@ type Follower struct {
 	logger  *slog.Logger
 	metrics *metrics
 
-	mu      sync.Mutex // guards the lifecycle fields
-	started bool
+	life startstop.State
 
 	// writeMu serialises the table's writers (the subscription's handler
 	// and the sweep loop: the Table takes one writer at a time); stopped,
@@ -37,7 +37,7 @@ type Follower struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 
-	appliedMu sync.Mutex    // not mu: Stop holds mu while the loop finishes a message
+	appliedMu sync.Mutex    // not life: Stop holds life while the loop finishes a message
 	applied   chan struct{} // closed and replaced after every applied message (tests wait on it)
 }
 
@@ -58,13 +58,13 @@ func New(cfg Config, nc *nats.Conn, table *Table, engine *decider.Engine, logger
 // Table returns the table the Follower fills.
 func (f *Follower) Table() *Table { return f.table }
 
-// Start subscribes and starts applying. It returns once subscribed.
+// Start subscribes and starts applying. It returns once subscribed; after
+// Stop it returns startstop.ErrStopped.
 func (f *Follower) Start(ctx context.Context) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.started {
-		return nil
-	}
+	return f.life.Start(func() error { return f.start(ctx) })
+}
+
+func (f *Follower) start(ctx context.Context) error {
 	// The NATS client queues this subscription's messages up to Pending
 	// messages and PendingBytes bytes, and drops (and counts) the rest: the
 	// feed's memory is bounded in bytes, not only in messages.
@@ -86,7 +86,7 @@ func (f *Follower) Start(ctx context.Context) error {
 		return fmt.Errorf("subscribe %s: flush: %w", f.cfg.Subject, err)
 	}
 	loopCtx, cancel := context.WithCancel(context.Background())
-	f.sub, f.cancel, f.done, f.started = sub, cancel, make(chan struct{}), true
+	f.sub, f.cancel, f.done = sub, cancel, make(chan struct{})
 	go f.loop(loopCtx)
 	return nil
 }
@@ -111,11 +111,10 @@ func (f *Follower) handle(m *nats.Msg) {
 // Stop unsubscribes and waits for the loop to end. Idempotent; a Stop
 // before Start does nothing.
 func (f *Follower) Stop(ctx context.Context) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.started || f.cancel == nil {
-		return nil
-	}
+	return f.life.Stop(func() error { return f.stop(ctx) })
+}
+
+func (f *Follower) stop(ctx context.Context) error {
 	err := f.sub.Unsubscribe()
 	f.writeMu.Lock()
 	f.stopped = true

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/decider/startstop/startstoptest"
 	"github.com/invitegate/invitegate/migrations/natsconn/natstest"
 )
 
@@ -153,12 +154,12 @@ func TestFollowerWithoutPolicyKeepsNothing(t *testing.T) {
 
 func TestFollowerLifecycle(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	require.NoError(t, b.f.Stop(context.Background()), "stop before start")
-	require.NoError(t, b.f.Start(context.Background()))
-	require.NoError(t, b.f.Start(context.Background()), "second start")
-	require.NoError(t, b.f.Stop(context.Background()))
-	require.NoError(t, b.f.Stop(context.Background()), "second stop")
+	nc, _ := natstest.Connect(t, natstest.Start(t, ""))
+	startstoptest.Stress(t, func(t *testing.T) startstoptest.Component {
+		f, err := New(Config{}, nc, NewTable(), nil, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+		require.NoError(t, err)
+		return f
+	})
 }
 
 func TestConfigValidate(t *testing.T) {

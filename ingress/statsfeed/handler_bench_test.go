@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/decider/cputime"
 	"github.com/invitegate/invitegate/ingress"
 	"github.com/invitegate/invitegate/migrations/natsconn/natstest"
 )
@@ -153,7 +154,7 @@ func serve(b *testing.B, h http.Handler) {
 	n := 0
 	for b.Loop() {
 		if n == 0 {
-			cpu0 = processCPU()
+			cpu0 = cputime.Self()
 		}
 		n++
 		rd.Reset(body)
@@ -163,5 +164,5 @@ func serve(b *testing.B, h http.Handler) {
 			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}
 	}
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(n), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Self()-cpu0)/float64(n), "cpu-ns/op")
 }

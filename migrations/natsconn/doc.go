@@ -1,7 +1,17 @@
-// Package natsconn is the NATS side of the composition root: it starts the
-// embedded JetStream server when no URL is configured, opens the client
-// connection with reconnect-forever options, and creates or updates the
-// INVITEGATE_EVENTS stream.
+// Package natsconn is the layout of what invitegate stores in NATS
+// JetStream, and the way to it: the INVITEGATE_EVENTS stream, the
+// INVITEGATE_POLICY stream with its snapshot and status buckets (each
+// created or updated by an Ensure function), the client connection with
+// reconnect-forever options, and the embedded JetStream server used when no
+// URL is configured.
+//
+// Why beside the SQL schema: the streams and buckets are to JetStream what
+// the migrations are to PostgreSQL, the layout of what is stored. Both sides
+// of the queue depend on it (the ingress publishes into the streams, the
+// projector reads them and writes the snapshots), so it sits below both, in
+// migrations, and the contract between ingress and projector can be read in
+// one place: the subjects and the event codec in decider, the stored layout
+// here and in the SQL files. ingress and projector never import each other.
 //
 // Place in the flow:
 //

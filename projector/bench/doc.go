@@ -1,5 +1,5 @@
 // Package bench measures the projector against its bars, for
-// `invitegate bench projector` and `invitegate bench analytics` (and the
+// `invitegate-dev bench projector` and `invitegate-dev bench analytics` (and the
 // Makefile targets bench-projector and bench-analytics).
 //
 // Place in the flow:

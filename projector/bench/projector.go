@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/decider/cputime"
 	"github.com/invitegate/invitegate/migrations"
 	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/invitegate/invitegate/projector"
@@ -118,9 +119,9 @@ func Projector(ctx context.Context, cfg ProjectorConfig, logger *slog.Logger) (P
 		return res, err
 	}
 	defer pool.Close()
-	cpu := processCPU()
+	cpu := cputime.Self()
 	res.Elapsed, err = drain(ctx, wcfg, js, pool, cfg.Events, logger)
-	res.ProcessCPU = processCPU() - cpu
+	res.ProcessCPU = cputime.Self() - cpu
 	res.EventsPerSecond = float64(cfg.Events) / res.Elapsed.Seconds()
 	if pgCPU, ok := backendCPU(ctx, pool); ok && err == nil {
 		res.PostgresCPU = pgCPU

@@ -55,11 +55,9 @@ func NewCompactor(cfg Config, js jetstream.JetStream, logger *slog.Logger, reg p
 	return c, nil
 }
 
-// Start follows the policy stream in the background.
-func (c *Compactor) Start(context.Context) error {
-	c.run.start(c.follow)
-	return nil
-}
+// Start follows the policy stream in the background; after Stop it returns
+// startstop.ErrStopped.
+func (c *Compactor) Start(context.Context) error { return c.run.start(c.follow) }
 
 // Stop stops following, after writing what is not compacted yet.
 func (c *Compactor) Stop(ctx context.Context) error { return c.run.stop(ctx) }

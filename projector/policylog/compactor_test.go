@@ -6,9 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/decider/startstop"
+	"github.com/invitegate/invitegate/decider/startstop/startstoptest"
 	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
@@ -73,5 +76,26 @@ func TestCompactorConfigAndLifecycle(t *testing.T) {
 	c := startCompactor(t, b.js, Config{})
 	require.NoError(t, c.Stop(context.Background()))
 	require.NoError(t, c.Stop(context.Background()), "twice")
-	require.NoError(t, c.Start(context.Background()), "a stopped compactor does not start again")
+	require.ErrorIs(t, c.Start(context.Background()), startstop.ErrStopped, "a stopped compactor does not start again")
+}
+
+func TestCompactorStartStop(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	startstoptest.Stress(t, func(t *testing.T) startstoptest.Component {
+		c, err := NewCompactor(Config{RetryWait: 20 * time.Millisecond}, b.js, discard(), prometheus.NewRegistry())
+		require.NoError(t, err)
+		return c
+	})
+}
+
+func TestRevisionWriterStartStop(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	pool := newPool(t)
+	startstoptest.Stress(t, func(t *testing.T) startstoptest.Component {
+		w, err := NewRevisionWriter(Config{RetryWait: 20 * time.Millisecond}, b.js, pool, discard(), prometheus.NewRegistry())
+		require.NoError(t, err)
+		return w
+	})
 }

@@ -47,11 +47,8 @@ func NewRevisionWriter(cfg Config, js jetstream.JetStream, pool *pgxpool.Pool, l
 	return w, nil
 }
 
-// Start writes in the background.
-func (w *RevisionWriter) Start(context.Context) error {
-	w.run.start(w.follow)
-	return nil
-}
+// Start writes in the background; after Stop it returns startstop.ErrStopped.
+func (w *RevisionWriter) Start(context.Context) error { return w.run.start(w.follow) }
 
 // Stop stops writing; what is not committed is written after the next start.
 func (w *RevisionWriter) Stop(ctx context.Context) error { return w.run.stop(ctx) }

@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
+
+	"github.com/invitegate/invitegate/decider/startstop"
 )
 
 // runner owns the goroutine of a Compactor or a RevisionWriter: it runs
@@ -16,19 +17,21 @@ type runner struct {
 	logger *slog.Logger
 	m      *metrics
 
-	mu     sync.Mutex
-	state  int // 0 new, 1 started, 2 stopped
+	life   startstop.State
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-func (r *runner) start(follow func(context.Context) error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.state != 0 {
-		return
-	}
-	r.state = 1
+// start runs follow in the background; after stop it returns
+// startstop.ErrStopped.
+func (r *runner) start(follow func(context.Context) error) error {
+	return r.life.Start(func() error {
+		r.run(follow)
+		return nil
+	})
+}
+
+func (r *runner) run(follow func(context.Context) error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan struct{})
 	go func() {
@@ -53,13 +56,10 @@ func (r *runner) start(follow func(context.Context) error) {
 
 // stop is idempotent and tolerates a stop before a start.
 func (r *runner) stop(ctx context.Context) error {
-	r.mu.Lock()
-	started := r.state == 1
-	r.state = 2
-	r.mu.Unlock()
-	if !started {
-		return nil
-	}
+	return r.life.Stop(func() error { return r.cancelAndWait(ctx) })
+}
+
+func (r *runner) cancelAndWait(ctx context.Context) error {
 	r.cancel()
 	select {
 	case <-r.done:

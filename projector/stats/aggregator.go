@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/decider/startstop"
 )
 
 // Aggregator reads the event stream from Config.Rebuild ago with its own
@@ -43,10 +44,9 @@ type Aggregator struct {
 	publishMu  sync.Mutex // one publish at a time
 	groupsMu   sync.Mutex // one syncGroups at a time
 
-	life    sync.Mutex
-	started bool
-	cancel  context.CancelFunc
-	done    chan struct{}
+	life   startstop.State
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // New returns an Aggregator; Start begins reading.
@@ -73,35 +73,29 @@ func (a *Aggregator) KeepGroupSizes(s GroupStore) {
 	a.counters = NewCounters(true)
 }
 
-// Start starts reading the stream and publishing in the background.
+// Start starts reading the stream and publishing in the background. After
+// Stop it returns startstop.ErrStopped.
 func (a *Aggregator) Start(context.Context) error {
-	a.life.Lock()
-	defer a.life.Unlock()
-	if a.started {
+	return a.life.Start(func() error {
+		ctx, cancel := context.WithCancel(context.Background())
+		a.cancel, a.done = cancel, make(chan struct{})
+		go a.run(ctx)
 		return nil
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a.started, a.cancel, a.done = true, cancel, make(chan struct{})
-	go a.run(ctx)
-	return nil
+	})
 }
 
 // Stop stops reading and publishing. Idempotent; a Stop before Start does
 // nothing.
 func (a *Aggregator) Stop(ctx context.Context) error {
-	a.life.Lock()
-	defer a.life.Unlock()
-	if !a.started || a.cancel == nil {
-		return nil
-	}
-	a.cancel()
-	a.cancel = nil
-	select {
-	case <-a.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stop stats aggregator: %w", ctx.Err())
-	}
+	return a.life.Stop(func() error {
+		a.cancel()
+		select {
+		case <-a.done:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("stop stats aggregator: %w", ctx.Err())
+		}
+	})
 }
 
 // CaughtUp is closed once the aggregator has first read the stream up to

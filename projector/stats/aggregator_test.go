@@ -12,14 +12,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/decider/startstop/startstoptest"
 )
 
-// TestAggregatorFeedsIngress runs events through the stream, the
-// aggregator and a statsfeed table, then lets the hour pass.
+// TestAggregatorFeedsIngress runs events through the stream and the
+// aggregator to what an ingress hears on NATS, then lets the hour pass.
 func TestAggregatorFeedsIngress(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	table, f := b.follower(t)
+	heard := b.feed(t)
 	a := b.aggregator(t)
 	waitCaughtUp(t, a)
 
@@ -29,22 +30,22 @@ func TestAggregatorFeedsIngress(t *testing.T) {
 	require.Eventually(t, func() bool { return a.Value(decider.StatOperatorInvites1h, "a", "alice") == 3 }, 5*time.Second, 5*time.Millisecond)
 
 	flush := func() {
-		applied := f.Applied()
+		applied := heard.Applied()
 		require.NoError(t, a.Flush(context.Background()))
 		<-applied
 	}
 	flush()
-	require.EqualValues(t, 3, table.Stat(decider.StatOperatorInvites1h, "a", "alice"))
-	require.EqualValues(t, 1, table.Stat(decider.StatOperatorRefused24h, "a", "alice"))
-	require.EqualValues(t, 2, table.Stat(decider.StatMemberInvited1h, "a", "m1")+table.Stat(decider.StatMemberInvited1h, "a", "m3"))
-	require.EqualValues(t, 2, table.Stat(decider.StatGroupSize, "a", "g"))
+	require.EqualValues(t, 3, heard.Stat(decider.StatOperatorInvites1h, "a", "alice"))
+	require.EqualValues(t, 1, heard.Stat(decider.StatOperatorRefused24h, "a", "alice"))
+	require.EqualValues(t, 2, heard.Stat(decider.StatMemberInvited1h, "a", "m1")+heard.Stat(decider.StatMemberInvited1h, "a", "m3"))
+	require.EqualValues(t, 2, heard.Stat(decider.StatGroupSize, "a", "g"))
 
 	b.clock.Advance(time.Hour) // the hour passes without events: the 1h counts fall to 0
 	flush()
-	require.EqualValues(t, 0, table.Stat(decider.StatOperatorInvites1h, "a", "alice"))
-	require.EqualValues(t, 3, table.Stat(decider.StatOperatorInvites24h, "a", "alice"))
-	require.EqualValues(t, 0, table.Stat(decider.StatMemberInvited1h, "a", "m1"))
-	require.EqualValues(t, 2, table.Keys(), "alice (24h) and g (size) remain; the members are gone")
+	require.EqualValues(t, 0, heard.Stat(decider.StatOperatorInvites1h, "a", "alice"))
+	require.EqualValues(t, 3, heard.Stat(decider.StatOperatorInvites24h, "a", "alice"))
+	require.EqualValues(t, 0, heard.Stat(decider.StatMemberInvited1h, "a", "m1"))
+	require.Equal(t, 2, heard.Keys(), "alice (24h) and g (size) remain; the members are gone")
 }
 
 // randomEvents returns n invites and membership changes over the last
@@ -134,6 +135,16 @@ func TestAggregatorPublishesNothingBeforeCaughtUp(t *testing.T) {
 	msgs, n := a.collect()
 	require.Empty(t, msgs)
 	require.Zero(t, n)
+}
+
+func TestAggregatorStartStop(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	startstoptest.Stress(t, func(t *testing.T) startstoptest.Component {
+		a, err := New(Config{Now: b.clock.Now}, b.nc, b.js, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+		require.NoError(t, err)
+		return a
+	})
 }
 
 func TestConfigValidate(t *testing.T) {

@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/decider"
-	"github.com/invitegate/invitegate/ingress/statsfeed"
 	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/invitegate/invitegate/migrations/natsconn/natstest"
 	"github.com/invitegate/invitegate/migrations/pgtest"
@@ -96,14 +95,71 @@ func waitCaughtUp(t testing.TB, a *Aggregator) {
 	}
 }
 
-// follower starts an ingress's statsfeed follower (on the test clock)
-// filling a table, and stops it at cleanup.
-func (b *bundle) follower(t *testing.T) (*statsfeed.Table, *statsfeed.Follower) {
+// feed is what every ingress hears, read through NATS only: the stats
+// updates on decider.StatsSubject, decoded with the decider's codec, kept
+// as the last value of each statistic and key (a 0 forgets it).
+type feed struct {
+	mu      sync.Mutex
+	vals    map[feedKey]int64
+	applied chan struct{} // closed and replaced after every message
+}
+
+type feedKey struct {
+	st       decider.Stat
+	app, key string
+}
+
+// feed subscribes to the stats updates until the test ends.
+func (b *bundle) feed(t *testing.T) *feed {
 	t.Helper()
-	table := statsfeed.NewTable()
-	f, err := statsfeed.New(statsfeed.Config{Now: b.clock.Now}, b.nc, table, nil, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	f := &feed{vals: map[feedKey]int64{}, applied: make(chan struct{})}
+	sub, err := b.nc.Subscribe(decider.StatsSubject, func(m *nats.Msg) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		err := decider.DecodeStatUpdates(m.Data, func(u decider.StatUpdate) {
+			if k := (feedKey{u.Stat, u.App, u.Key}); u.Value == 0 {
+				delete(f.vals, k)
+			} else {
+				f.vals[k] = u.Value
+			}
+		})
+		if err != nil {
+			t.Errorf("stats message: %v", err)
+		}
+		close(f.applied)
+		f.applied = make(chan struct{})
+	})
 	require.NoError(t, err)
-	require.NoError(t, f.Start(context.Background()))
-	t.Cleanup(func() { require.NoError(t, f.Stop(context.Background())) })
-	return table, f
+	require.NoError(t, b.nc.Flush())
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return f
+}
+
+// Stat returns the last value heard of st for key in app, 0 when none.
+func (f *feed) Stat(st decider.Stat, app, key string) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.vals[feedKey{st, app, key}]
+}
+
+// Keys returns how many operators, members and groups have a value.
+func (f *feed) Keys() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	type subjectKey struct {
+		subj     decider.StatSubject
+		app, key string
+	}
+	keys := map[subjectKey]bool{}
+	for k := range f.vals {
+		keys[subjectKey{k.st.Subject(), k.app, k.key}] = true
+	}
+	return len(keys)
+}
+
+// Applied returns a channel closed after the next message is applied.
+func (f *feed) Applied() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.applied
 }

@@ -82,7 +82,7 @@ func newCluster(t *testing.T, opts clusterOptions) *cluster {
 	c.nats = ns
 	t.Cleanup(func() { _ = ns.Stop() })
 	if opts.pgProxy {
-		px, err := faults.NewPGProxy("127.0.0.1:5432")
+		px, err := faults.NewPGProxy(pgtest.Addr())
 		require.NoError(t, err)
 		c.proxy = px
 		t.Cleanup(px.Close)

@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// Invitegate is a running `invitegate <role>` child with the addresses it
-// logged: Callback for the roles that serve callbacks (run, ingress,
-// barehandler), Admin for every role.
+// Invitegate is a running `invitegate <role>` child (or `invitegate-dev
+// barehandler`) with the addresses it logged: Callback for the roles that
+// serve callbacks (run, ingress, barehandler), Admin for every role.
 type Invitegate struct {
 	*Process
 	Role     string

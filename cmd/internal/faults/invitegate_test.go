@@ -2,7 +2,6 @@ package faults_test
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -17,17 +16,6 @@ func TestStartInvitegateRoles(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	bin := binaries(t).Invitegate
-
-	// The benchmark baseline as a process: it answers the fixed refusal.
-	bare, err := faults.StartInvitegate(ctx, bin, "barehandler", nil, "--addr", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = bare.Kill() })
-	resp, err := http.Post(bare.Callback+"?SdkAppid="+app, "application/json",
-		strings.NewReader(`{"CallbackCommand":"Group.CallbackBeforeInviteJoinGroup","DestinationMembers":[{"Member_Account":"a"}]}`))
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	require.NoError(t, bare.Terminate(30*time.Second), "SIGTERM ends the bare handler with status 0")
 
 	// An ingress without events logs both addresses; its metrics scrape.
 	var lines int

@@ -15,7 +15,7 @@ import (
 func TestPGProxyBlackholesRefusesAndRestores(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.NewDatabase(t)
-	px, err := faults.NewPGProxy("127.0.0.1:5432")
+	px, err := faults.NewPGProxy(pgtest.Addr())
 	require.NoError(t, err)
 	t.Cleanup(px.Close)
 	viaProxy, err := px.URL(dsn)
@@ -56,7 +56,7 @@ func TestPGProxyBlackholesRefusesAndRestores(t *testing.T) {
 
 func TestPGProxyURLRejectsBadURL(t *testing.T) {
 	t.Parallel()
-	px, err := faults.NewPGProxy("127.0.0.1:5432")
+	px, err := faults.NewPGProxy(pgtest.Addr())
 	require.NoError(t, err)
 	t.Cleanup(px.Close)
 	_, err = px.URL("postgres://[::1")

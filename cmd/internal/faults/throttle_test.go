@@ -27,7 +27,7 @@ var (
 	throttleEvery  = envDuration("THROTTLE_EVERY", 10*time.Millisecond) // a flooder's pace: one invite each
 )
 
-// TestThrottle measures issue 5's bar against separate processes
+// TestThrottle measures the time to throttle a flooder against separate processes
 // (nats-server with sync always, ingress, projector with its stats
 // aggregator, PostgreSQL): while loadgen sends THROTTLE_RATE callbacks/s
 // from its Zipf-drawn operators, flooders invite THROTTLE_MEMBERS members

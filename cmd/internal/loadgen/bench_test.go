@@ -9,12 +9,12 @@ import (
 	"github.com/invitegate/invitegate/cmd/internal/barehandler"
 )
 
-// BenchmarkClosedLoopBareHandler is the baseline ceiling of issue 6: loadgen
+// BenchmarkClosedLoopBareHandler is the baseline ceiling of the comparison: loadgen
 // in closed-loop against barehandler, in one process over loopback, both
 // sharing the machine's cores. One op is one answered callback; req/s and the
 // latency percentiles come from loadgen's own report.
 //
-//	go test -run '^$' -bench ClosedLoopBareHandler -benchtime 20000x ./cmd/loadgen
+//	go test -run '^$' -bench ClosedLoopBareHandler -benchtime 20000x ./cmd/internal/loadgen
 func BenchmarkClosedLoopBareHandler(b *testing.B) {
 	for _, concurrency := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("concurrency=%d", concurrency), func(b *testing.B) {

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/invitegate/invitegate/ingress"
 )
 
 func TestInviterSendsAGivenOperator(t *testing.T) {
@@ -23,9 +25,9 @@ func TestInviterSendsAGivenOperator(t *testing.T) {
 	require.Len(t, reqs, 1)
 	q, body := reqs[0].query, reqs[0].body
 	require.Equal(t, CommandBeforeInviteJoinGroup, q.Get("CallbackCommand"))
-	rt, err := strconv.ParseInt(q.Get("RequestTime"), 10, 64)
+	_, err = strconv.ParseInt(q.Get("RequestTime"), 10, 64)
 	require.NoError(t, err)
-	require.Equal(t, Sign("tok", rt), q.Get("Sign"))
+	require.Equal(t, ingress.Sign("tok", q.Get("RequestTime")), q.Get("Sign"))
 	require.Equal(t, "flooder", body["Operator_Account"])
 	require.Equal(t, "@TGS#g", body["GroupId"])
 	require.Len(t, body["DestinationMembers"], 2)

@@ -1,19 +1,12 @@
 package loadgen
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"net/url"
 	"strconv"
 	"unicode/utf8"
-)
 
-// Sign is IM's callback signature: lowercase hex sha256(token + requestTime),
-// requestTime in decimal unix seconds. Not an HMAC; the body is not covered.
-func Sign(token string, requestTime int64) string {
-	sum := sha256.Sum256([]byte(token + strconv.FormatInt(requestTime, 10)))
-	return hex.EncodeToString(sum[:])
-}
+	"github.com/invitegate/invitegate/ingress"
+)
 
 // requestURL is base plus the query parameters IM appends, in IM's order.
 // Sign and RequestTime come only with a token.
@@ -30,7 +23,7 @@ func requestURL(base string, cfg *Config, d *draw, unixSec int64) string {
 	b = append(b, url.QueryEscape(d.platform)...)
 	if cfg.Token != "" {
 		b = append(b, "&Sign="...)
-		b = append(b, Sign(cfg.Token, unixSec)...)
+		b = append(b, ingress.Sign(cfg.Token, strconv.FormatInt(unixSec, 10))...)
 		b = append(b, "&RequestTime="...)
 		b = strconv.AppendInt(b, unixSec, 10)
 	}

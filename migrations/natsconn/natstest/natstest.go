@@ -35,3 +35,16 @@ func Connect(t testing.TB, srv *server.Server) (*nats.Conn, jetstream.JetStream)
 	require.NoError(t, err)
 	return nc, js
 }
+
+// Dial connects to the server at url over TCP (a client of its own, as
+// each ingress replica has) and returns the connection (closed at cleanup)
+// and its JetStream.
+func Dial(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := natsconn.Connect(context.Background(), natsconn.Config{URL: url}, nil, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	return nc, js
+}

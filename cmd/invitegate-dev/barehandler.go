@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,27 +13,26 @@ import (
 	"github.com/invitegate/invitegate/cmd/internal/barehandler"
 )
 
-// cmdBarehandler serves the bare net/http baseline of the benchmarks
-// (cmd/barehandler: encoding/json, a fixed refusal) as its own process, so
-// that it is measured like the ingress. Benchmarks only.
-func cmdBarehandler(ctx context.Context, e env, args []string) error {
-	var addr string
-	f := newFlags("barehandler", "invitegate barehandler [flags]",
-		"Benchmarks only: serves the bare net/http handler (decodes the callback with encoding/json,\n"+
-			"answers a fixed refusal) on --addr at /callback, the practical ceiling of the ingress.", e.getenv)
-	f.String(&addr, "addr", "127.0.0.1:8081", "host:port to listen on; port 0 picks a free port")
-	if _, err := parseFlags(f, args, e); err != nil {
+// cmdBarehandler serves the bare net/http baseline of the comparison
+// (cmd/internal/barehandler: encoding/json, a fixed refusal) as its own
+// process, so that it is measured like the ingress.
+func cmdBarehandler(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlagSet("barehandler", stdout,
+		"Serves the bare net/http handler (decodes the callback with encoding/json, answers a fixed\n"+
+			"refusal) on --addr at /callback, the practical ceiling of the ingress.")
+	addr := f.String("addr", "127.0.0.1:8081", "host:port to listen on; port 0 picks a free port")
+	if err := parse(f, args); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		return fmt.Errorf("barehandler: listen on %s: %w", addr, err)
+		return fmt.Errorf("barehandler: listen on %s: %w", *addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/callback", barehandler.New())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second,
 		WriteTimeout: 3 * time.Second, IdleTimeout: 2 * time.Minute}
-	logger := slog.New(slog.NewJSONHandler(e.stderr, nil))
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	logger.Info("barehandler listening", "callback", "http://"+ln.Addr().String()+"/callback")
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
