@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -15,9 +16,11 @@ import (
 // invitegate.decisions, each finding rows.
 func TestBenchAnalyticsTimesTheDashboard(t *testing.T) {
 	t.Parallel()
-	code, out, stderr := runMain(t, nil, "bench", "analytics", "--database-url", pgtest.NewDatabase(t),
-		"--events", "30000", "--runs", "1")
-	require.Equal(t, exitOK, code, stderr+out)
+	var stdout, stderr bytes.Buffer
+	code := Main(t.Context(), []string{"bench", "analytics", "--database-url", pgtest.NewDatabase(t),
+		"--events", "30000", "--runs", "1"}, &stdout, &stderr)
+	out := stdout.String()
+	require.Equal(t, 0, code, stderr.String()+out)
 	for _, want := range []string{"7d Invites per hour by platform", "30d Top inviters by day",
 		"30d Decision lookup (member)", "30d Decision lookup (operator)", "30d decisions(p_member)",
 		"30d decisions(p_operator)", "30d annotation: Policy changes", "30d variable: app"} {
