@@ -66,7 +66,7 @@ type Outbox struct {
 	held        []*batch          // sync batches whose copy waits for the spool writer
 	acks        []ackMark         // spool records acknowledged, for the ack files
 	drained     chan struct{}     // set by Stop; closed when nothing is pending
-	reconnected chan struct{} // closed and replaced on every (re)connect
+	reconnected chan struct{}     // closed and replaced on every (re)connect
 
 	readyCh     chan struct{} // cap 1: ready has batches
 	spoolCh     chan struct{} // cap 1: work for the spool goroutine

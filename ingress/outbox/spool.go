@@ -38,9 +38,9 @@ type spool struct {
 	segs     []*segment // oldest first
 	cur      *segment   // the segment being written, or nil
 	nextSeq  uint64
-	bytes    int64    // total size of the segment files
-	dirty    bool     // cur has writes not yet fsynced
-	lock     *os.File // holds the directory's lock file, flock'ed exclusively
+	bytes    int64      // total size of the segment files
+	dirty    bool       // cur has writes not yet fsynced
+	lock     *os.File   // holds the directory's lock file, flock'ed exclusively
 	ackDirty []*segment // segments whose ack file has writes not yet fsynced
 }
 
