@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 )
@@ -167,4 +168,40 @@ func TestReplayWritesAckMarks(t *testing.T) {
 	// One batch may have been stored without its PubAck at the stop;
 	// without ack marks every record h2 published would come again.
 	require.LessOrEqual(t, dups, 1.0, "no acknowledged record was published again")
+}
+
+// Sync with JetStream not answering (the stream is gone): past SpoolAfter a
+// copy of the batch is fsynced to the spool and the caller released; once
+// the stream is back the batch is acknowledged, its record marked, and the
+// segment removed: nothing is published twice.
+func TestSyncBatchWithoutPubAckIsSpooledThenAcknowledged(t *testing.T) {
+	t.Parallel()
+	env := setup(t, setupOpts{})
+	dir := t.TempDir()
+	cfg := syncConfig(dir)
+	cfg.SpoolAfter = 50 * time.Millisecond
+	h := env.harness(t, cfg)
+	require.NoError(t, h.o.Start(t.Context()))
+	require.Eventually(t, func() bool {
+		select {
+		case <-h.o.streamReady:
+			return true
+		default:
+			return false
+		}
+	}, 10*time.Second, time.Millisecond)
+	require.NoError(t, env.js.DeleteStream(t.Context(), decider.EventStream))
+
+	ev := testEvent("app", decider.KindInvite, 1)
+	h.o.Enqueue(ev)
+	require.Equal(t, 1, h.durable(DurableSpooled), h.logs.String())
+	require.NotEmpty(t, segmentFiles(t, dir))
+
+	_, err := natsconn.EnsureEventStream(t.Context(), env.js, cfg.Stream)
+	require.NoError(t, err)
+	h.waitPublished(t, 1, 30*time.Second)
+	require.Eventually(t, func() bool { return len(segmentFiles(t, dir)) == 0 }, 10*time.Second, 5*time.Millisecond,
+		"the acknowledged copy leaves the spool")
+	require.NoError(t, h.o.Stop(t.Context()))
+	requireExactlyOnce(t, readStream(t, env.js), []string{ev.ID})
 }
