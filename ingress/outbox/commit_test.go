@@ -87,17 +87,26 @@ func TestSyncEnqueueWithNATSDownIsSpooled(t *testing.T) {
 	requireExactlyOnce(t, readStream(t, env.js), ids)
 }
 
+// spooled leaves n events in a spool (records of 10 events: an outbox
+// stopped before its start) with NATS down; it returns the environment, the
+// outbox's config and the event ids.
+func spooled(t *testing.T, n int) (env, Config, []string) {
+	t.Helper()
+	e := setup(t, setupOpts{Down: true})
+	cfg := testConfig(t.TempDir())
+	cfg.MaxBatchEvents = 10
+	h := e.harness(t, cfg)
+	ids := enqueueN(h.o, n)
+	require.NoError(t, h.o.Stop(t.Context()))
+	return e, cfg, ids
+}
+
 // A segment partly acknowledged before a stop: the next outbox publishes
 // only the records not acknowledged.
 func TestAcknowledgedSpoolRecordsAreNotPublishedAgain(t *testing.T) {
 	t.Parallel()
-	env := setup(t, setupOpts{Down: true})
-	dir := t.TempDir()
-	cfg := testConfig(dir)
-	cfg.MaxBatchEvents = 10
-	h := env.harness(t, cfg)
-	ids := enqueueN(h.o, 100) // Stop before Start: all to the spool
-	require.NoError(t, h.o.Stop(t.Context()))
+	env, cfg, ids := spooled(t, 100)
+	dir := cfg.DataDir
 
 	// Acknowledge the first half of the records by hand, as PubAcks would.
 	sp, err := openSpool(cfg.spoolDir(), cfg.SpoolSegmentBytes, func(string, corruption) {})
@@ -140,13 +149,8 @@ func TestAcknowledgedSpoolRecordsAreNotPublishedAgain(t *testing.T) {
 // only the rest.
 func TestReplayWritesAckMarks(t *testing.T) {
 	t.Parallel()
-	env := setup(t, setupOpts{Down: true})
-	dir := t.TempDir()
-	cfg := testConfig(dir)
-	cfg.MaxBatchEvents = 10
-	h := env.harness(t, cfg)
-	ids := enqueueN(h.o, 300)
-	require.NoError(t, h.o.Stop(t.Context()))
+	env, cfg, ids := spooled(t, 300)
+	dir := cfg.DataDir
 
 	env.ns.start()
 	cfg.MaxInFlight = 1

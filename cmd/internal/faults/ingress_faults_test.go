@@ -20,8 +20,14 @@ import (
 var downtimeErrors = []string{loadgen.ErrConnection}
 
 // spoolBytes is the size of the ingress's spool segments.
-func (c *cluster) spoolBytes() int64 {
-	segs, _ := filepath.Glob(filepath.Join(c.dir, "ingress", "spool", "*.seg"))
+func (c *cluster) spoolBytes() int64 { return c.spoolFiles("*.seg") }
+
+// ackBytes is the size of the ingress's spool ack files.
+func (c *cluster) ackBytes() int64 { return c.spoolFiles("*.ack") }
+
+// spoolFiles is the size of the ingress's spool files matching pattern.
+func (c *cluster) spoolFiles(pattern string) int64 {
+	segs, _ := filepath.Glob(filepath.Join(c.dir, "ingress", "spool", pattern))
 	var n int64
 	for _, s := range segs {
 		if fi, err := os.Stat(s); err == nil {

@@ -6,8 +6,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -66,18 +64,6 @@ func TestFaultSpoolReplayLate(t *testing.T) {
 	verdict(t, "spool-replay-late", res, expectation{unanswered: downtimeErrors})
 	require.Equal(t, res.Answered, res.Stored, "stored=answered")
 	c.requireTrueStats()
-}
-
-// ackBytes is the size of the ingress's spool ack files.
-func (c *cluster) ackBytes() int64 {
-	acks, _ := filepath.Glob(filepath.Join(c.dir, "ingress", "spool", "*.ack"))
-	var n int64
-	for _, a := range acks {
-		if fi, err := os.Stat(a); err == nil {
-			n += fi.Size()
-		}
-	}
-	return n
 }
 
 // requireTrueStats waits until the aggregator's top counters of every
