@@ -1,6 +1,7 @@
-// Package outbox gets every decided callback's event into JetStream without
-// making IM's answer wait for NATS, and without losing it when NATS, the
-// network or the process goes away.
+// Package outbox gets every decided callback's event into JetStream, without
+// making IM's answer wait for NATS (async durability) or holding the answer
+// until the event is durable (sync durability), and without losing it when
+// NATS, the network or the process goes away.
 //
 // Place in the flow:
 //
