@@ -31,7 +31,7 @@ func (o *statsOptions) register(f *flags) {
 		f.Int(&o.aggregate.TopKeys, "stats-top-keys", stats.DefaultTopKeys, "keys of each statistic and app kept in invitegate.stats_counters (the top_counters view), rewritten every 10 s")
 		f.Int(&o.aggregate.MaxKeys, "stats-max-keys", stats.DefaultMaxKeys, "most operators, members and groups the stats aggregator holds in memory (about 200 bytes each); past it the least recently active are forgotten and counted in invitegate_stats_evicted_keys_total")
 		f.Duration(&o.aggregate.DedupWindow, "stats-dedup-window", stats.DefaultDedupWindow, "event time over which the stats aggregator remembers event ids, so a copy stored again past the stream's duplicate window is counted once")
-		f.Int(&o.aggregate.DedupMaxIDs, "stats-dedup-max-ids", stats.DefaultDedupMaxIDs, "most event ids remembered for that (10-25 bytes each); past it the oldest minutes are forgotten first")
+		f.Int(&o.aggregate.DedupMaxIDs, "stats-dedup-max-ids", stats.DefaultDedupMaxIDs, "most event ids remembered for that (about 35 bytes each); past it the oldest minutes are forgotten first")
 	}
 }
 

@@ -69,9 +69,9 @@ type Config struct {
 	// default duplicate windows, longer than any restart loop or outage
 	// after which a lost PubAck's batch is re-published.
 	DedupWindow time.Duration
-	// DedupMaxIDs bounds the ids remembered (about 10-25 bytes each); past
-	// it the oldest minutes are forgotten first. Default 1,000,000 (at most
-	// about 25 MB): the whole hour up to about 280 events/s, the last 8
+	// DedupMaxIDs bounds the ids remembered (about 35 bytes each); past
+	// it the oldest minutes are forgotten first. Default 1,000,000 (about
+	// 35 MB): the whole hour up to about 280 events/s, the last 8
 	// minutes at 2,000/s.
 	DedupMaxIDs int
 	// Now is the clock. Default time.Now.
