@@ -67,6 +67,14 @@ func (o *Outbox) await(c *commit, start time.Time) {
 	}
 }
 
+// countSyncDrop counts a sync Enqueue that returns because its event was
+// dropped before reaching a batch (encoding failed, or after Stop).
+func (o *Outbox) countSyncDrop() {
+	if o.cfg.Durability == DurabilitySync {
+		o.m.durability[DurableDropped].Inc()
+	}
+}
+
 // dispatchLocked seals the sync batch b of key and makes it its subject's
 // busy batch.
 func (o *Outbox) dispatchLocked(key batchKey, b *batch) {

@@ -118,6 +118,7 @@ func (o *Outbox) Enqueue(ev decider.Event) {
 	*bufp = line[:0]
 	if err != nil {
 		o.drop(DropEncode, 1, err)
+		o.countSyncDrop()
 		return
 	}
 	key := batchKey{ev.App, ev.Kind}
@@ -126,6 +127,7 @@ func (o *Outbox) Enqueue(ev decider.Event) {
 	if o.state == stateStopped {
 		o.mu.Unlock()
 		o.drop(DropStopped, 1, ErrStopped)
+		o.countSyncDrop()
 		return
 	}
 	b := o.open[key]
