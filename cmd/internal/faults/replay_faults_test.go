@@ -34,10 +34,13 @@ func TestFaultSpoolReplayLate(t *testing.T) {
 	load := startLoadTo(t, c.ctx, loadgen.Config{URL: c.ingress.Callback, Rate: float64(loadRate),
 		Duration: 45 * time.Second, Operators: 100})
 	c.waitStored(2 * loadRate)
+	var ph phases
 
 	// A NATS outage: every answered callback goes to the spool, fsynced.
+	ph.mark("nats killed")
 	require.NoError(t, c.nats.Kill())
 	hold(c.ctx, 3*time.Second)
+	ph.mark("ingress terminated")
 	require.NoError(t, c.ingress.Terminate(time.Minute), c.ingress.Tail(4096))
 	spooled := c.spoolBytes()
 	require.Positive(t, spooled, "the outage went to the spool\n%s", c.ingress.Tail(4096))
@@ -45,11 +48,14 @@ func TestFaultSpoolReplayLate(t *testing.T) {
 
 	// Replay one batch at a time until part of the spool is acknowledged.
 	c.opts.ingressArgs = append(slices.Clone(ingressArgs), "--outbox-max-in-flight", "1")
+	ph.mark("ingress replaying")
 	c.startIngress()
 	require.Eventually(t, func() bool { return c.ackBytes() > 0 }, time.Minute, time.Millisecond,
 		"spool acknowledged in part\n%s", c.ingress.Tail(4096))
+	ph.mark("nats paused")
 	require.NoError(t, c.nats.Pause())
 	acked, left := c.ackBytes()/12, c.spoolBytes()
+	ph.mark("ingress killed")
 	require.NoError(t, c.ingress.Kill())
 	require.NoError(t, c.nats.Resume())
 	logf("faults: spool-replay-late: %d spool bytes after the outage; killed with %d records acknowledged and %d segment bytes left",
@@ -58,12 +64,46 @@ func TestFaultSpoolReplayLate(t *testing.T) {
 
 	hold(c.ctx, window+3*time.Second) // past the duplicate window
 	c.opts.ingressArgs = ingressArgs
+	ph.mark("ingress restarted")
 	c.startIngress()
+	ph.mark("ingress listening")
 	records := load.wait(t)
+	ph.logTimeouts(t, records)
 	res := c.settle(records, 0)
 	verdict(t, "spool-replay-late", res, expectation{unanswered: downtimeErrors})
 	require.Equal(t, res.Answered, res.Stored, "stored=answered")
 	c.requireTrueStats()
+}
+
+// phases are the moments a scenario changed something, to place the
+// requests that timed out.
+type phases []struct {
+	name string
+	at   time.Time
+}
+
+func (p *phases) mark(name string) {
+	*p = append(*p, struct {
+		name string
+		at   time.Time
+	}{name, time.Now()})
+}
+
+// logTimeouts logs each request that timed out with the last phase before
+// it was sent.
+func (p phases) logTimeouts(t *testing.T, records []loadgen.Record) {
+	for _, r := range records {
+		if r.ErrorKind != loadgen.ErrTimeout {
+			continue
+		}
+		last := "before the first phase"
+		for _, ph := range p {
+			if !ph.at.After(r.Sent) {
+				last = fmt.Sprintf("%s after %q", r.Sent.Sub(ph.at).Round(time.Millisecond), ph.name)
+			}
+		}
+		t.Logf("request %s timed out: sent %s (%s): %s", r.Key, r.Sent.Format("15:04:05.000"), last, r.Error)
+	}
 }
 
 // requireTrueStats waits until the aggregator's top counters of every
