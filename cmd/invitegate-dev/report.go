@@ -71,8 +71,15 @@ func (r *report) write(path string) error {
 	w("")
 	w("Machine: %s. Shared with other work: compare ratios within this run, not absolute figures.", r.machine)
 	w("")
-	w("Command: `go run ./cmd/invitegate-dev -duration %s -rounds %d -concurrency %d -rate %.0f -e2e-rate %.0f -e2e-duration %s` (make bench-compare).",
-		c.duration, c.rounds, c.concurrency, c.rate, c.e2eRate, c.e2eDuration)
+	skips := ""
+	if c.skipOPA {
+		skips += " -skip-opa"
+	}
+	if c.skipE2E {
+		skips += " -skip-e2e"
+	}
+	w("Command: `go run ./cmd/invitegate-dev -duration %s -rounds %d -concurrency %d -rate %.0f -e2e-rate %.0f -e2e-duration %s%s` (make bench-compare).",
+		c.duration, c.rounds, c.concurrency, c.rate, c.e2eRate, c.e2eDuration, skips)
 	w("Load: `loadgen`, invites only, 1..5 members, 5%% banned ids, keep-alive; loadgen runs on the same two cores.")
 	if r.equivalence != "" {
 		w("Same decisions: the same 3,000 requests (seed 42) gave %s.", r.equivalence)
