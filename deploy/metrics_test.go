@@ -24,6 +24,7 @@ var exported = []string{
 	"invitegate_projector_batches_total", "invitegate_projector_batch_duration_seconds",
 	"invitegate_projector_lag_seconds", "invitegate_projector_pending_messages",
 	"invitegate_projector_dead_letters_total", "invitegate_projector_duplicates_total",
+	"invitegate_event_durability_total",
 }
 
 var histograms = []string{"invitegate_callback_duration_seconds", "invitegate_decision_duration_seconds",

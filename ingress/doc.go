@@ -12,7 +12,7 @@
 //   - Group.CallbackBeforeInviteJoinGroup: the body is parsed into a
 //     decider.Request, decided by the decider.Engine, and answered with OK/0
 //     (plus RefusedMembers_Account when someone is refused) or a rejection
-//     with the rule's ErrorCode and ErrorInfo. After the answer is written,
+//     with the rule's ErrorCode and ErrorInfo. Before the answer is written,
 //     a decider.NewInviteEvent is handed to the EventSink.
 //   - Group.CallbackAfterNewMemberJoin and Group.CallbackAfterMemberExit: answered
 //     OK/0 and recorded as membership events (a malformed body is still
@@ -35,6 +35,8 @@
 //
 // The request body is read by a hand-written JSON parser (parse.go) that is
 // fuzz-tested against encoding/json; answers are encoded by appending to
-// pooled buffers. EventSink.Enqueue must never block: the outbox behind it
-// owns delivery.
+// pooled buffers. EventSink.Enqueue returns at once with the outbox's async
+// durability (the outbox owns delivery), or once the event is durable
+// (acknowledged by JetStream or fsynced to its spool) with sync durability,
+// within the outbox's bound.
 package ingress

@@ -14,9 +14,12 @@ import (
 	"github.com/invitegate/invitegate/decider"
 )
 
-// EventSink receives the event of every recorded callback, after its answer
-// is written. Enqueue must not block (the outbox owns delivery, retries and
-// spilling); the ingress owns this interface, *outbox.Outbox implements it.
+// EventSink receives the event of every recorded callback, before its
+// answer is written. Enqueue returns once the answer may be written: at
+// once for an asynchronous sink (the outbox owns delivery, retries and
+// spilling), or once the event is durable, within a bound under IM's 2 s,
+// for a synchronous one. The ingress owns this interface, *outbox.Outbox
+// implements it.
 type EventSink interface {
 	Enqueue(ev decider.Event)
 }

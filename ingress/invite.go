@@ -8,8 +8,8 @@ import (
 	"github.com/invitegate/invitegate/decider"
 )
 
-// serveInvite decides a Group.CallbackBeforeInviteJoinGroup callback,
-// answers it, and then hands its event to the sink.
+// serveInvite decides a Group.CallbackBeforeInviteJoinGroup callback, hands
+// its event to the sink and then answers it.
 func (h *Handler) serveInvite(w http.ResponseWriter, r *http.Request, q *query, start time.Time) (string, *callbackError) {
 	bp := getBuf()
 	defer putBuf(bp)
@@ -44,12 +44,11 @@ func (h *Handler) serveInvite(w http.ResponseWriter, r *http.Request, q *query, 
 	}
 	*bp = appendAnswer((*bp)[:0], code, info, refused)
 	decidedAt := h.now()
-	writeAnswer(w, http.StatusOK, *bp)
-
-	h.metrics.decision(&d)
-	if h.sink != nil {
+	if h.sink != nil { // before the answer: a sync sink returns once the event is durable
 		h.sink.Enqueue(decider.NewInviteEvent(&req, &d, start, decidedAt))
 	}
+	writeAnswer(w, http.StatusOK, *bp)
+	h.metrics.decision(&d)
 	return string(d.Outcome), nil
 }
 

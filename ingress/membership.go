@@ -8,15 +8,15 @@ import (
 	"github.com/invitegate/invitegate/decider"
 )
 
-// serveMembership answers Group.CallbackAfterNewMemberJoin and
-// Group.CallbackAfterMemberExit with OK at once (IM ignores the answer),
-// then records the change as a membership event. A body that cannot be
+// serveMembership records Group.CallbackAfterNewMemberJoin and
+// Group.CallbackAfterMemberExit as a membership event, then answers OK
+// (IM ignores the answer; a sync sink holds it until the event is durable). A body that cannot be
 // recorded is counted (membership_<reason>) and logged at debug level.
 func (h *Handler) serveMembership(w http.ResponseWriter, r *http.Request, q *query, start time.Time, spec bodySpec) (string, *callbackError) {
 	bp := getBuf()
 	defer putBuf(bp)
 	e := h.readBody(w, r, bp)
-	writeAnswer(w, http.StatusOK, okAnswerBytes)
+	defer writeAnswer(w, http.StatusOK, okAnswerBytes) // after the sink took the event
 
 	var m decider.Membership
 	if e == nil {

@@ -130,8 +130,9 @@ func TestServerRoutesAndKeepAlive(t *testing.T) {
 }
 
 // TestServerStopFinishesInFlight holds a request in the handler (its event
-// hand-over blocks) while Stop runs: its answer has already left, Stop
-// refuses new connections and returns only once the handler has finished.
+// hand-over blocks, as a sync sink's does until the event is durable) while
+// Stop runs: its answer waits for the hand-over, Stop refuses new
+// connections and returns only once the handler has answered.
 func TestServerStopFinishesInFlight(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -153,7 +154,11 @@ func TestServerStopFinishesInFlight(t *testing.T) {
 		answered <- string(body)
 	}()
 	<-b.sink.entered
-	require.Equal(t, okAnswer, <-answered, "the answer does not wait for the event hand-over")
+	select {
+	case a := <-answered:
+		t.Fatalf("answered (%s) before the sink took the event", a)
+	default:
+	}
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- srv.Stop(context.Background()) }()
@@ -170,6 +175,7 @@ func TestServerStopFinishesInFlight(t *testing.T) {
 	default:
 	}
 	close(b.sink.hold)
+	require.Equal(t, okAnswer, <-answered, "answered once the sink took the event")
 	require.NoError(t, <-stopped)
 	require.Len(t, b.sink.all(), 1)
 	require.NoError(t, srv.Stop(context.Background()), "Stop is idempotent")

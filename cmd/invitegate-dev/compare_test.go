@@ -41,7 +41,7 @@ func TestReportWritesRatiosAndBars(t *testing.T) {
 		rate float64
 		p99  float64
 	}{{"bare", 1000, 5}, {"events-off", 1100, 4}, {"events-embedded", 1000, 4}, {"events-embedded-sync", 900, 4},
-		{"events-nats-always", 800, 3}, {"opa", 500, 9}} {
+		{"events-nats-always", 800, 3}, {"events-nats-always-sync", 700, 4.5}, {"opa", 500, 9}} {
 		r.targets = append(r.targets, &target{name: x.name, note: x.name})
 		r.cpuPerCallback[x.name] = []float64{1e6 / x.rate}
 		for _, f := range []float64{0.9, 1, 1.1} { // the median round is the middle one
@@ -59,6 +59,9 @@ func TestReportWritesRatiosAndBars(t *testing.T) {
 	require.Contains(t, s, "| events-embedded | events-embedded | 1000 | 0.91 | 1.00 | 2.00 | 4.00 | 1000.0 |")
 	require.Contains(t, s, "- events-embedded-sync / events-off = 0.82 throughput (bar: >= 0.85): NOT met; CPU per callback events-off / events-embedded-sync = 0.82")
 	require.Contains(t, s, "- events-nats-always / opa = 1.60 (goal >= 2) at p99 3.00 ms vs 9.00 ms at 2000/s (goal: lower): NOT met")
+	require.Contains(t, s, "- events-nats-always-sync / events-nats-always (sync / async durability) = 0.88 throughput (goal >= 0.8): met")
+	require.Contains(t, s, "- events-nats-always-sync p99 at 2000/s = 4.50 ms (goal <= 5 ms): met; async 3.00 ms")
+	require.Contains(t, s, "- sync as the default (cost < 10% of throughput and p99 < 5 ms at 2,000/s): NOT met")
 	require.Contains(t, s, "| answer -> visible (commit) | 10.0 | 20.0 | 20.0 |")
 	require.Contains(t, s, "Bar: p99 < 1 s: met.")
 }

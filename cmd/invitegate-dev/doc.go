@@ -24,8 +24,11 @@
 //   - events-embedded: `invitegate ingress`, events to its embedded
 //     JetStream (default fsync interval);
 //   - events-embedded-sync: the same with --embedded-nats-sync-always;
-//   - events-nats-always: `invitegate ingress --nats-url` to a nats-server
-//     child (the v2.15 module) with sync_interval: always;
+//   - events-nats-always: `invitegate ingress --nats-url
+//     --event-durability async` to a nats-server child (the v2.15 module)
+//     with sync_interval: always;
+//   - events-nats-always-sync: the same with --event-durability sync (each
+//     answer waits for its PubAck), against a nats-server child of its own;
 //   - opa: `opa run --server` (built from github.com/open-policy-agent/opa
 //     at -opa-version into a temporary directory, never committed) with
 //     deploy/bench/policy.rego, the decisions of deploy/bench/policy.yaml.

@@ -115,7 +115,8 @@ func startTargets(ctx context.Context, e *env, c config) ([]*target, error) {
 			return e.ingress(ctx, "events-embedded-sync", "invitegate ingress, embedded JetStream, --embedded-nats-sync-always",
 				"--embedded-nats-sync-always")
 		},
-		func() (*target, error) { return e.natsAlways(ctx) },
+		func() (*target, error) { return e.natsAlways(ctx, "events-nats-always", "async") },
+		func() (*target, error) { return e.natsAlways(ctx, "events-nats-always-sync", "sync") },
 	}
 	if !c.skipOPA {
 		starts = append(starts, func() (*target, error) { return e.opaTarget(ctx) })

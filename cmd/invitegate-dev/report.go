@@ -71,8 +71,15 @@ func (r *report) write(path string) error {
 	w("")
 	w("Machine: %s. Shared with other work: compare ratios within this run, not absolute figures.", r.machine)
 	w("")
-	w("Command: `go run ./cmd/invitegate-dev compare -duration %s -rounds %d -concurrency %d -rate %.0f -e2e-rate %.0f -e2e-duration %s` (make bench-compare).",
-		c.duration, c.rounds, c.concurrency, c.rate, c.e2eRate, c.e2eDuration)
+	skips := ""
+	if c.skipOPA {
+		skips += " -skip-opa"
+	}
+	if c.skipE2E {
+		skips += " -skip-e2e"
+	}
+	w("Command: `go run ./cmd/invitegate-dev compare -duration %s -rounds %d -concurrency %d -rate %.0f -e2e-rate %.0f -e2e-duration %s%s` (make bench-compare).",
+		c.duration, c.rounds, c.concurrency, c.rate, c.e2eRate, c.e2eDuration, skips)
 	w("Load: `loadgen`, invites only, 1..5 members, 5%% banned ids, keep-alive; loadgen runs on the same two cores.")
 	if r.equivalence != "" {
 		w("Same decisions: the same 3,000 requests (seed 42) gave %s.", r.equivalence)
@@ -132,12 +139,31 @@ func (r *report) writeBars(w func(string, ...any)) {
 		rate := r.medianRate(name)
 		w("- %s / bare = %s (floor 0.7, aim 1.0): %s", name, ratio(rate, r.medianRate("bare")), verdict(rate >= 0.7*r.medianRate("bare")))
 	}
+	r.writeDurabilityBars(w)
 	if opa := r.medianRate("opa"); opa > 0 {
 		rate := r.medianRate("events-nats-always")
 		ours, theirs := r.latencyP99("events-nats-always"), r.latencyP99("opa")
 		w("- events-nats-always / opa = %s (goal >= 2) at p99 %.2f ms vs %.2f ms at %.0f/s (goal: lower): %s",
 			ratio(rate, opa), ours, theirs, r.cfg.rate, verdict(rate >= 2*opa && ours < theirs))
 	}
+}
+
+// writeDurabilityBars compares --event-durability sync with async, both
+// against a sync-always nats-server child: sync is worth making the
+// default when it costs under 10% of throughput and keeps p99 under 5 ms
+// at 2,000 callbacks/s.
+func (r *report) writeDurabilityBars(w func(string, ...any)) {
+	async, sync := r.medianRate("events-nats-always"), r.medianRate("events-nats-always-sync")
+	if async == 0 || sync == 0 {
+		return
+	}
+	p99 := r.latencyP99("events-nats-always-sync")
+	w("- events-nats-always-sync / events-nats-always (sync / async durability) = %s throughput (goal >= 0.8): %s",
+		ratio(sync, async), verdict(sync >= 0.8*async))
+	w("- events-nats-always-sync p99 at %.0f/s = %.2f ms (goal <= 5 ms): %s; async %.2f ms",
+		r.cfg.rate, p99, verdict(p99 <= 5), r.latencyP99("events-nats-always"))
+	w("- sync as the default (cost < 10%% of throughput and p99 < 5 ms at 2,000/s): %s",
+		verdict(sync >= 0.9*async && p99 < 5 && r.cfg.rate >= 2000))
 }
 
 func (r *report) writeE2E(w func(string, ...any)) {

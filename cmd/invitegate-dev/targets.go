@@ -66,13 +66,14 @@ func (e *env) bare(ctx context.Context) (*target, error) {
 }
 
 // natsAlways starts a nats-server child with sync_interval: always and an
-// ingress publishing to it.
-func (e *env) natsAlways(ctx context.Context) (*target, error) {
-	ns, err := faults.StartNATSServer(ctx, faults.NATSConfig{Binary: e.bins.NATSServer, Dir: filepath.Join(e.tmp, "nats"), SyncAlways: true})
+// ingress publishing to it with the given --event-durability.
+func (e *env) natsAlways(ctx context.Context, name, durability string) (*target, error) {
+	ns, err := faults.StartNATSServer(ctx, faults.NATSConfig{Binary: e.bins.NATSServer, Dir: filepath.Join(e.tmp, name+"-nats"), SyncAlways: true})
 	if err != nil {
 		return nil, err
 	}
-	t, err := e.ingress(ctx, "events-nats-always", "events to a nats-server child, sync_interval: always", "--nats-url", ns.URL())
+	note := "events to a nats-server child, sync_interval: always, --event-durability " + durability
+	t, err := e.ingress(ctx, name, note, "--nats-url", ns.URL(), "--event-durability", durability)
 	if err != nil {
 		_ = ns.Stop()
 		return nil, err

@@ -110,6 +110,12 @@ func (o *outboxOptions) register(f *flags) {
 	f.Int64(&c.MaxMemoryBytes, "outbox-max-memory-bytes", outbox.DefaultMaxMemoryBytes, "unacknowledged batches kept in memory before spilling to the spool")
 	f.Int64(&c.SpoolMaxBytes, "spool-max-bytes", outbox.DefaultSpoolMaxBytes, "disk spool bound; beyond it events are dropped and counted")
 	f.Duration(&c.FlushTimeout, "outbox-flush-timeout", outbox.DefaultFlushTimeout, "at stop, wait this long for PubAcks before spooling the rest")
+	f.String((*string)(&c.Durability), "event-durability", string(outbox.DefaultDurability),
+		"when a callback is answered: async (at once; a killed process loses its last batches) or sync (once its event is acknowledged by JetStream or fsynced to the spool)")
+	f.Duration(&c.DurabilityTimeout, "event-durability-timeout", outbox.DefaultDurabilityTimeout,
+		"sync: longest an answer waits for its event to be durable (at most 1.5s); past it the answer is sent and counted as durability_timeout")
+	f.Duration(&c.SpoolAfter, "event-spool-after", outbox.DefaultSpoolAfter,
+		"sync: wait this long for a PubAck before fsyncing the event to the spool instead")
 }
 
 // projectorOptions are the flags of the projector.

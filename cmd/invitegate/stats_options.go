@@ -30,6 +30,8 @@ func (o *statsOptions) register(f *flags) {
 	f.Bool(&o.off, "stats-off", false, "no traffic statistics: the projector does not aggregate them and the ingress does not follow them (stats.* in rules read 0)")
 	if o.projector {
 		f.Int(&o.aggregate.TopKeys, "stats-top-keys", stats.DefaultTopKeys, "keys of each statistic and app kept in invitegate.stats_counters (the top_counters view), rewritten every 10 s")
+		f.Duration(&o.aggregate.DedupWindow, "stats-dedup-window", stats.DefaultDedupWindow, "event time over which the stats aggregator remembers event ids, so a copy stored again past the stream's duplicate window is counted once")
+		f.Int(&o.aggregate.DedupMaxIDs, "stats-dedup-max-ids", stats.DefaultDedupMaxIDs, "most event ids remembered for that (about 35 bytes each); past it the oldest minutes are forgotten first")
 	}
 	if o.projector || o.ingress {
 		f.Int(&o.maxKeys, "stats-max-keys", stats.DefaultMaxKeys, "most operators, members and groups held in memory: by the stats aggregator (about 200 bytes each; past it the least recently active are forgotten, counted in invitegate_stats_evicted_keys_total) and by the ingress's stats table (about 50 bytes each; past it updates for new keys are dropped, counted in invitegate_stats_updates_dropped_total)")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/invitegate/invitegate/decider"
 	"github.com/nats-io/nats.go"
@@ -26,9 +27,18 @@ type batch struct {
 	events  int
 	opened  int64    // unix nanos of the first event, for BatchDelay
 	seg     *segment // the spool segment holding this batch, or nil
+	off     int64    // offset of its record in seg
 	sent    bool     // published at least once: id and bytes are final
 	pooled  bool     // data came from batchBufs and nothing else holds it
 	header  nats.Header
+
+	// Sync durability (commit.go).
+	key      batchKey    // app and kind, of a batch made by Enqueue
+	commits  []*commit   // callers waiting until the batch is durable
+	fallback *time.Timer // fires SpoolAfter after dispatch: spool a copy
+	holding  bool        // a copy is being written to the spool
+	acked    bool        // JetStream acknowledged it
+	dropped  bool        // lost (spool full or failing): counted in dropped
 }
 
 // batchBufs recycles the bodies of acknowledged batches, so that a steady
@@ -55,8 +65,9 @@ func (b *batch) release() {
 }
 
 // mergeable reports whether b may still take other batches' events: never
-// sent, and not a spool record (whose id is on disk).
-func (b *batch) mergeable() bool { return !b.sent && b.seg == nil }
+// sent, not a spool record (whose id is on disk), and without callers
+// waiting for it (a sync batch is already the group commit of its callers).
+func (b *batch) mergeable() bool { return !b.sent && b.seg == nil && b.commits == nil && !b.holding }
 
 // absorb appends c's events to b when both are mergeable, of one subject,
 // and the result stays within the limits; c is then spent, and its body

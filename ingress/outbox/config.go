@@ -57,6 +57,23 @@ type Config struct {
 	// FlushTimeout bounds how long Stop waits for the PubAcks of what is in
 	// memory before writing the rest to the spool. Default 10 s.
 	FlushTimeout time.Duration
+	// Durability says when Enqueue returns. DurabilityAsync (the default)
+	// returns at once: the event is in memory, and a killed process loses
+	// the open batch and the batches in flight. DurabilitySync returns once
+	// the event is durable: acknowledged by JetStream, or fsynced to the
+	// spool when no PubAck came within SpoolAfter; at most DurabilityTimeout.
+	Durability Durability
+	// DurabilityTimeout bounds how long a sync Enqueue waits (default
+	// 500 ms, at most 1.5 s: IM waits 2 s for the whole answer). Past it
+	// Enqueue returns and the event is counted in
+	// invitegate_event_durability_total{result="durability_timeout"}; it
+	// stays in the outbox and is still published.
+	DurabilityTimeout time.Duration
+	// SpoolAfter is how long a sync batch waits for its PubAck before a copy
+	// is written and fsynced to the spool so that its callers may be
+	// answered (the publish goes on; the copy is marked acknowledged when
+	// the PubAck comes). Default 100 ms; under DurabilityTimeout.
+	SpoolAfter time.Duration
 	// Stream is the event stream ensured at Start. Its Duplicates window
 	// must cover the retry horizon (see natsconn.EventStreamConfig).
 	Stream natsconn.EventStreamConfig
@@ -77,8 +94,22 @@ const (
 	DefaultSpoolSegmentBytes = 4 << 20
 	DefaultSpoolSyncInterval = time.Second
 	DefaultFlushTimeout      = 10 * time.Second
+	DefaultDurability        = DurabilityAsync
+	DefaultDurabilityTimeout = 500 * time.Millisecond
+	DefaultSpoolAfter        = 100 * time.Millisecond
+
+	maxDurabilityTimeout = 1500 * time.Millisecond // IM's budget is 2 s for the whole answer
 
 	maxBatchBytesLimit = 64 << 20 // NATS's own ceiling on max_payload
+)
+
+// Durability is when Enqueue returns: see Config.Durability.
+type Durability string
+
+// Durabilities.
+const (
+	DurabilityAsync Durability = "async" // at once; the event is in memory
+	DurabilitySync  Durability = "sync"  // once acknowledged by JetStream or fsynced to the spool
 )
 
 // ErrInvalidConfig is wrapped by every Config validation error.
@@ -98,6 +129,9 @@ func (c Config) withDefaults() Config {
 	c.SpoolSegmentBytes = cmp.Or(c.SpoolSegmentBytes, DefaultSpoolSegmentBytes)
 	c.SpoolSyncInterval = cmp.Or(c.SpoolSyncInterval, DefaultSpoolSyncInterval)
 	c.FlushTimeout = cmp.Or(c.FlushTimeout, DefaultFlushTimeout)
+	c.Durability = cmp.Or(c.Durability, DefaultDurability)
+	c.DurabilityTimeout = cmp.Or(c.DurabilityTimeout, DefaultDurabilityTimeout)
+	c.SpoolAfter = cmp.Or(c.SpoolAfter, DefaultSpoolAfter)
 	c.Stream = c.Stream.WithDefaults()
 	return c
 }
@@ -141,6 +175,12 @@ func (c Config) validate() error {
 		return invalid("spool sync interval %s is negative", c.SpoolSyncInterval)
 	case c.FlushTimeout < 0:
 		return invalid("flush timeout %s is negative", c.FlushTimeout)
+	case c.Durability != DurabilityAsync && c.Durability != DurabilitySync:
+		return invalid("durability %q is neither %q nor %q", c.Durability, DurabilityAsync, DurabilitySync)
+	case c.DurabilityTimeout < 0 || c.DurabilityTimeout > maxDurabilityTimeout:
+		return invalid("durability timeout %s not in 0..%s", c.DurabilityTimeout, maxDurabilityTimeout)
+	case c.SpoolAfter < 0 || c.SpoolAfter >= c.DurabilityTimeout:
+		return invalid("spool after %s not in 0..durability timeout %s", c.SpoolAfter, c.DurabilityTimeout)
 	}
 	if err := c.Stream.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)

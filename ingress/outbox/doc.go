@@ -1,6 +1,7 @@
-// Package outbox gets every decided callback's event into JetStream without
-// making IM's answer wait for NATS, and without losing it when NATS, the
-// network or the process goes away.
+// Package outbox gets every decided callback's event into JetStream, without
+// making IM's answer wait for NATS (async durability) or holding the answer
+// until the event is durable (sync durability), and without losing it when
+// NATS, the network or the process goes away.
 //
 // Place in the flow:
 //
@@ -23,6 +24,23 @@
 // killed process loses besides the batches in flight. When publishers are
 // busy, the next ready batches of the same subject are merged into the one
 // being dispatched (never a batch already sent), so batches grow with load.
+//
+// # Durability
+//
+// Config.Durability chooses when Enqueue returns. DurabilityAsync returns at
+// once: the answer never waits for NATS, and a killed process loses the
+// open batch (up to BatchDelay of events) and the batches awaiting their
+// PubAck. DurabilitySync returns once the event is durable: acknowledged by
+// JetStream (a PubAck: on a quorum's disks with R3 and sync_interval:
+// always), or, when no PubAck came within SpoolAfter (100 ms) or NATS is
+// disconnected, written and fsynced to the spool. Callers of one subject
+// share one publish and one fsync (group commit, commit.go): a subject has
+// at most one sync batch in flight, sealed as soon as none is, and the next
+// collects meanwhile, so no caller waits on a timer. Enqueue waits at most
+// DurabilityTimeout (500 ms); past it, it returns and counts the callback in
+// invitegate_event_durability_total{result="durability_timeout"} (the event
+// stays in the outbox and is published). The other results count how each
+// wait ended: acked, spooled, dropped.
 //
 // # Acknowledgement and retries
 //
@@ -48,10 +66,15 @@
 // run of records framed with a magic, a length and a CRC-32C (record.go).
 // As memory frees, spooled batches are loaded back oldest first and published
 // under their original ids (so replay happens on reconnect, and at the next
-// Start for what a previous run left). A segment is deleted when all its
-// records are acknowledged. Fsync policy: the open segment is fsynced every
-// SpoolSyncInterval (1 s), on rotation and at Stop; a killed process loses
-// nothing, a power loss can lose the last interval.
+// Start for what a previous run left). Each acknowledged record is listed in
+// its segment's ack file (<seq>.ack, ackfile.go), so a restart publishes
+// only the records not acknowledged; a segment and its ack file are deleted
+// when all its records are acknowledged. Fsync policy: the open segment and
+// the ack files are fsynced every SpoolSyncInterval (1 s), on rotation and
+// at Stop, and before the callers of a sync batch are released; a killed
+// process loses nothing, a power loss can lose the last interval of async
+// batches and of acknowledgement marks (those records are published again:
+// copies the projector and the statistics skip by event id).
 //
 // When the spool would pass SpoolMaxBytes, the batch is dropped: its events
 // are counted in invitegate_events_dropped_total{reason="spool_full"} and an
@@ -77,5 +100,7 @@
 // Metrics: invitegate_events_enqueued_total{kind}, _events_published_total,
 // _events_dropped_total{reason}, _outbox_events, _spool_bytes, _spool_events,
 // _spool_corrupt_records_total, _publish_batches_total{result} (ok,
-// duplicate, error) and _publish_batch_duration_seconds.
+// duplicate, error), _publish_batch_duration_seconds and
+// _event_durability_total{result} (sync: acked, spooled,
+// durability_timeout, dropped).
 package outbox

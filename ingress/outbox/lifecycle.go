@@ -85,11 +85,21 @@ func (o *Outbox) stop(ctx context.Context) error {
 		o.ready = append(o.ready, b)
 	}
 	pending := coalesce(o.unspooledLocked(), o.cfg.MaxBatchEvents, o.cfg.MaxBatchBytes)
-	o.ready, o.spill, o.inflight, o.drained = nil, nil, map[*batch]struct{}{}, nil
+	acks := o.acks
+	o.ready, o.spill, o.inflight, o.drained, o.held, o.acks = nil, nil, map[*batch]struct{}{}, nil, nil, nil
 	o.memBytes, o.spillBytes = 0, 0
 	sp := o.sp
 	o.mu.Unlock()
-	return o.spoolRest(sp, pending)
+	if sp != nil {
+		if err := sp.markAcked(acks); err != nil {
+			o.logger.Error("spool acknowledgements not written; those records will be published again at the next start", "err", err)
+		}
+	}
+	err := o.spoolRest(sp, pending)
+	o.mu.Lock()
+	o.releaseSpooledLocked(pending, nil) // written and fsynced by spoolRest, or dropped
+	o.mu.Unlock()
+	return err
 }
 
 // flush waits for drained, the flush timeout or ctx, giving up at once when
@@ -142,6 +152,9 @@ func (o *Outbox) spoolRest(sp *spool, pending []*batch) error {
 				events += b.events
 			}
 			o.drop(DropSpoolError, events, err)
+			for _, b := range pending {
+				b.dropped = true
+			}
 			return fmt.Errorf("stop outbox: %w", err)
 		}
 	}

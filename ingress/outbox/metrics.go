@@ -35,6 +35,8 @@ type metrics struct {
 	spoolCorrupt  prometheus.Counter
 	batches       *prometheus.CounterVec
 	batchDuration prometheus.Histogram
+	durabilityVec *prometheus.CounterVec
+	durability    map[string]prometheus.Counter // by result, resolved once
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -69,9 +71,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time from sending a batch to its PubAck, successful attempts.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
+		durabilityVec: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "invitegate_event_durability_total",
+			Help: "Sync enqueues (callbacks waiting for their event), by how the wait ended: acked, spooled, durability_timeout, dropped.",
+		}, []string{"result"}),
 	}
 	for _, c := range []prometheus.Collector{m.enqueued, m.published, m.dropped, m.outboxEvents,
-		m.spoolBytes, m.spoolEvents, m.spoolCorrupt, m.batches, m.batchDuration} {
+		m.spoolBytes, m.spoolEvents, m.spoolCorrupt, m.batches, m.batchDuration, m.durabilityVec} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register outbox metrics: %w", err)
 		}
@@ -79,6 +85,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.enqueuedKind = map[string]prometheus.Counter{}
 	for _, k := range []string{decider.KindInvite, decider.KindMemberJoined, decider.KindMemberExited} {
 		m.enqueuedKind[k] = m.enqueued.WithLabelValues(k)
+	}
+	m.durability = map[string]prometheus.Counter{}
+	for _, r := range []string{DurableAcked, DurableSpooled, DurableTimeout, DurableDropped} {
+		m.durability[r] = m.durabilityVec.WithLabelValues(r)
 	}
 	for _, r := range []string{resultOK, resultDuplicate, resultError} {
 		m.batches.WithLabelValues(r)

@@ -62,8 +62,11 @@ type Outbox struct {
 	sp          *spool
 	timer       *time.Timer
 	timerArmed  bool
-	drained     chan struct{} // set by Stop; closed when nothing is pending
-	reconnected chan struct{} // closed and replaced on every (re)connect
+	busy        map[string]*batch // per subject, the sync batch dispatched and not yet durable
+	held        []*batch          // sync batches whose copy waits for the spool writer
+	acks        []ackMark         // spool records acknowledged, for the ack files
+	drained     chan struct{}     // set by Stop; closed when nothing is pending
+	reconnected chan struct{}     // closed and replaced on every (re)connect
 
 	readyCh     chan struct{} // cap 1: ready has batches
 	spoolCh     chan struct{} // cap 1: work for the spool goroutine
@@ -91,6 +94,7 @@ func New(cfg Config, js jetstream.JetStream, nc *nats.Conn, logger *slog.Logger,
 		epoch:       time.Now(),
 		open:        map[batchKey]*batch{},
 		inflight:    map[*batch]struct{}{},
+		busy:        map[string]*batch{},
 		reconnected: make(chan struct{}),
 		readyCh:     make(chan struct{}, 1),
 		spoolCh:     make(chan struct{}, 1),
@@ -101,9 +105,12 @@ func New(cfg Config, js jetstream.JetStream, nc *nats.Conn, logger *slog.Logger,
 	return o, nil
 }
 
-// Enqueue adds ev to the batch of its app and kind. It never blocks on NATS
-// or on disk: it encodes the event and appends it under a short lock.
+// Enqueue adds ev to the batch of its app and kind. With DurabilityAsync it
+// never blocks on NATS or on disk: it encodes the event and appends it under
+// a short lock. With DurabilitySync it then waits until the batch is
+// durable (see commit.go), at most DurabilityTimeout.
 func (o *Outbox) Enqueue(ev decider.Event) {
+	start := time.Now()
 	o.m.countEnqueued(ev.Kind)
 	bufp := scratchPool.Get().(*[]byte)
 	defer scratchPool.Put(bufp)
@@ -111,6 +118,7 @@ func (o *Outbox) Enqueue(ev decider.Event) {
 	*bufp = line[:0]
 	if err != nil {
 		o.drop(DropEncode, 1, err)
+		o.countSyncDrop()
 		return
 	}
 	key := batchKey{ev.App, ev.Kind}
@@ -119,6 +127,7 @@ func (o *Outbox) Enqueue(ev decider.Event) {
 	if o.state == stateStopped {
 		o.mu.Unlock()
 		o.drop(DropStopped, 1, ErrStopped)
+		o.countSyncDrop()
 		return
 	}
 	b := o.open[key]
@@ -136,7 +145,17 @@ func (o *Outbox) Enqueue(ev decider.Event) {
 		o.sealLocked(key, b)
 	}
 	o.m.outboxEvents.Inc()
+	var c *commit
+	if b.commits != nil {
+		c = b.commits[0]
+		if o.busy[b.subject] == nil && o.open[key] == b {
+			o.dispatchLocked(key, b)
+		}
+	}
 	o.mu.Unlock()
+	if c != nil {
+		o.await(c, start)
+	}
 }
 
 func (o *Outbox) openLocked(key batchKey) *batch {
@@ -146,9 +165,14 @@ func (o *Outbox) openLocked(key batchKey) *batch {
 		data:    newBatchData(min(o.cfg.MaxBatchBytes, 16<<10)),
 		opened:  int64(time.Since(o.epoch)),
 		pooled:  true,
+		key:     key,
 	}
 	o.open[key] = b
 	o.memBytes += batchOverhead
+	if o.cfg.Durability == DurabilitySync {
+		b.commits = []*commit{newCommit()} // sealed by dispatch, never by the timer
+		return b
+	}
 	if !o.timerArmed {
 		o.timerArmed = true
 		o.timer.Reset(o.cfg.BatchDelay)
@@ -182,9 +206,11 @@ func (o *Outbox) sealExpired() {
 // spool is empty and memory has room, else to the spool writer.
 func (o *Outbox) sealLocked(key batchKey, b *batch) {
 	delete(o.open, key)
-	spilling := len(o.spill) > 0 || o.spoolUnread > 0
+	spilling := len(o.spill) > 0 || o.spoolUnread > 0 ||
+		(b.commits != nil && o.nc != nil && !o.nc.IsConnected()) // a sync batch is durable sooner in the spool
 	if !spilling && o.memBytes <= o.cfg.MaxMemoryBytes {
 		o.ready = append(o.ready, b)
+		o.armFallbackLocked(b)
 		signal(o.readyCh)
 		return
 	}
@@ -193,11 +219,12 @@ func (o *Outbox) sealLocked(key batchKey, b *batch) {
 	if o.spillBytes+b.size() > max(o.cfg.MaxMemoryBytes, minSpillBacklog) {
 		o.m.outboxEvents.Sub(float64(b.events))
 		o.drop(DropSpoolBacklog, b.events, fmt.Errorf("spool writer %d bytes behind", o.spillBytes))
+		o.durableLocked(b, DurableDropped)
 		return
 	}
 	o.spill = append(o.spill, b)
 	o.spillBytes += b.size()
-	if o.spillBytes >= spillWriteBytes {
+	if o.spillBytes >= spillWriteBytes || b.commits != nil {
 		signal(o.spoolCh)
 	}
 }

@@ -193,6 +193,11 @@ func TestConfigValidate(t *testing.T) {
 		"sync interval": {Config{SpoolSyncInterval: -1}, "spool sync interval -1ns is negative"},
 		"flush":         {Config{FlushTimeout: -1}, "flush timeout -1ns is negative"},
 		"stream":        {Config{Stream: natsconn.EventStreamConfig{Replicas: 9}}, "stream replicas 9 not in 1..5"},
+		"durability":    {Config{Durability: "fsync"}, `durability "fsync" is neither "async" nor "sync"`},
+		"durability timeout": {Config{DurabilityTimeout: 2 * time.Second},
+			"durability timeout 2s not in 0..1.5s"},
+		"spool after": {Config{DurabilityTimeout: 50 * time.Millisecond},
+			"spool after 100ms not in 0..durability timeout 50ms"},
 		"dup window": {Config{Stream: natsconn.EventStreamConfig{Duplicates: 15 * time.Second}},
 			"stream duplicate window 15s shorter than twice the retry horizon (ack timeout 5s + max backoff 5s)"},
 	} {

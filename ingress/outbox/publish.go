@@ -89,8 +89,11 @@ func (o *Outbox) acked(b *batch) {
 	o.mu.Lock()
 	delete(o.inflight, b)
 	o.memBytes -= b.size()
+	b.acked = true
+	o.durableLocked(b, DurableAcked)
 	if b.seg != nil {
 		b.seg.pending--
+		o.acks = append(o.acks, ackMark{seg: b.seg, off: b.off})
 	}
 	if b.seg != nil || o.spoolUnread > 0 {
 		signal(o.spoolCh) // a segment may be finished, or there is room to replay

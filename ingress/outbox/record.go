@@ -102,6 +102,7 @@ type recordRef struct {
 	off    int64 // offset of the record's header
 	size   int   // header plus payload
 	events int
+	held   bool // written from a batch in memory: replay skips it in this run
 }
 
 // corruption is a damaged stretch of a segment, skipped when scanning.

@@ -16,15 +16,19 @@ import (
 // The spool is a directory of segment files named <seq>.seg, each a run of
 // records (see record.go), written in order and replayed oldest first.
 // A segment is deleted once every record in it has been loaded and
-// acknowledged; a partly acknowledged segment is kept whole, so after a
-// restart its acknowledged records are published again under their
-// original ids (dropped by the stream's duplicate window, or by the
-// projector's primary key beyond it).
+// acknowledged. Beside a segment, <seq>.ack lists the offsets of its
+// acknowledged records (ackfile.go), appended as PubAcks come; a restart
+// loads only the records not listed, so a partly acknowledged segment is
+// never published whole again.
 //
-// Fsync policy: the open segment is fsynced every SpoolSyncInterval while it
-// has unsynced writes, when it is closed (rotation) and at Stop. A killed
-// process loses nothing written (the OS has it); a power loss can lose the
-// last interval of spooled batches, as it loses whatever was only in memory.
+// Fsync policy: the open segment and the ack files are fsynced every
+// SpoolSyncInterval while they have unsynced writes, when the segment is
+// closed (rotation) and at Stop; a sync batch's record is fsynced before its
+// callers are answered. A killed process loses nothing written (the OS has
+// it); a power loss can lose the last interval of async spooled batches, as
+// it loses whatever was only in memory, and the last interval of
+// acknowledgement marks (those records are then published again: copies,
+// which the projector and the statistics skip by event id).
 //
 // Only the outbox's spool goroutine (and Start/Stop while it is not running)
 // touch files; the counters of a segment are guarded by the outbox's mutex.
@@ -34,9 +38,10 @@ type spool struct {
 	segs     []*segment // oldest first
 	cur      *segment   // the segment being written, or nil
 	nextSeq  uint64
-	bytes    int64    // total size of the segment files
-	dirty    bool     // cur has writes not yet fsynced
-	lock     *os.File // holds the directory's lock file, flock'ed exclusively
+	bytes    int64      // total size of the segment files
+	dirty    bool       // cur has writes not yet fsynced
+	lock     *os.File   // holds the directory's lock file, flock'ed exclusively
+	ackDirty []*segment // segments whose ack file has writes not yet fsynced
 }
 
 // lockName is the spool directory's lock file: one outbox per directory,
@@ -72,6 +77,8 @@ type segment struct {
 	next    int // index in refs of the next record to load
 	pending int // loaded records not yet acknowledged
 	f       *os.File
+	ackf    *os.File // its ack file, open for appending, or nil
+	removed bool     // deleted: late acknowledgements are ignored
 }
 
 // unreadEvents counts the events of records not loaded yet.
@@ -82,7 +89,14 @@ func (s *segment) unreadEvents() (n int) {
 	return n
 }
 
-func (s *segment) finished() bool { return s.next == len(s.refs) && s.pending == 0 }
+// finished reports whether every record of s is loaded (or was written
+// from memory) and acknowledged.
+func (s *segment) finished() bool {
+	for s.next < len(s.refs) && s.refs[s.next].held {
+		s.next++
+	}
+	return s.next == len(s.refs) && s.pending == 0
+}
 
 const segSuffix = ".seg"
 
@@ -127,14 +141,22 @@ func scanSpool(dir string, segBytes int64, onCorrupt func(path string, c corrupt
 			onCorrupt(path, c)
 		}
 		sp.nextSeq = max(sp.nextSeq, seq+1)
+		acked, err := readAcks(ackPath(path))
+		if err != nil {
+			return nil, err
+		}
+		refs = slices.DeleteFunc(refs, func(r recordRef) bool { return acked[r.off] })
 		if len(refs) == 0 {
-			if err := os.Remove(path); err != nil {
-				return nil, fmt.Errorf("remove empty spool segment: %w", err)
+			if err := removeSegmentFiles(path); err != nil {
+				return nil, fmt.Errorf("remove finished spool segment: %w", err)
 			}
 			continue
 		}
 		sp.segs = append(sp.segs, &segment{seq: seq, path: path, size: int64(len(data)), refs: refs})
 		sp.bytes += int64(len(data))
+	}
+	if err := sp.removeOrphanAcks(entries); err != nil {
+		return nil, err
 	}
 	slices.SortFunc(sp.segs, func(a, b *segment) int { return compareUint(a.seq, b.seq) })
 	return sp, nil
@@ -160,13 +182,14 @@ func (sp *spool) room() int64 {
 
 // write appends buf, holding the records refs (offsets relative to buf),
 // to the current segment in one write, starting a segment if needed, and
-// rotates it once it is full.
-func (sp *spool) write(buf []byte, refs []recordRef) error {
+// rotates it once it is full. It returns the segment written and the
+// offset of buf in it.
+func (sp *spool) write(buf []byte, refs []recordRef) (*segment, int64, error) {
 	if sp.cur == nil {
 		seg := &segment{seq: sp.nextSeq, path: filepath.Join(sp.dir, fmt.Sprintf("%020d%s", sp.nextSeq, segSuffix))}
 		f, err := os.OpenFile(seg.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 		if err != nil {
-			return fmt.Errorf("create spool segment: %w", err)
+			return nil, 0, fmt.Errorf("create spool segment: %w", err)
 		}
 		sp.nextSeq++
 		seg.f = f
@@ -181,16 +204,16 @@ func (sp *spool) write(buf []byte, refs []recordRef) error {
 	sp.dirty = true
 	if err != nil {
 		// The torn records are skipped by the next scan; write on in a new segment.
-		return errors.Join(fmt.Errorf("write spool segment: %w", err), sp.rotate())
+		return nil, 0, errors.Join(fmt.Errorf("write spool segment: %w", err), sp.rotate())
 	}
 	for _, r := range refs {
 		r.off += base
 		seg.refs = append(seg.refs, r)
 	}
 	if seg.size >= sp.segBytes {
-		return sp.rotate()
+		return seg, base, sp.rotate()
 	}
-	return nil
+	return seg, base, nil
 }
 
 // rotate fsyncs and closes the current segment; the next write starts a new one.
@@ -208,16 +231,18 @@ func (sp *spool) rotate() error {
 	return err
 }
 
-// sync fsyncs the current segment if it has unsynced writes.
+// sync fsyncs the current segment if it has unsynced writes, and the ack
+// files written since the last sync.
 func (sp *spool) sync() error {
+	err := sp.syncAcks()
 	if sp.cur == nil || !sp.dirty {
-		return nil
+		return err
 	}
 	sp.dirty = false
-	if err := sp.cur.f.Sync(); err != nil {
-		return fmt.Errorf("fsync spool segment: %w", err)
+	if serr := sp.cur.f.Sync(); serr != nil {
+		return errors.Join(err, fmt.Errorf("fsync spool segment: %w", serr))
 	}
-	return nil
+	return err
 }
 
 // read loads the record at ref of seg.
@@ -263,10 +288,24 @@ func (sp *spool) remove(seg *segment) error {
 		seg.f.Close()
 		seg.f = nil
 	}
+	sp.closeAck(seg)
+	seg.removed = true
 	sp.segs = slices.DeleteFunc(sp.segs, func(s *segment) bool { return s == seg })
 	sp.bytes -= seg.size
-	if err := os.Remove(seg.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := removeSegmentFiles(seg.path); err != nil {
 		return fmt.Errorf("remove spool segment: %w", err)
+	}
+	return nil
+}
+
+// removeSegmentFiles deletes a segment file, then its ack file (an ack file
+// left without its segment by a crash is removed by the next scan).
+func removeSegmentFiles(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.Remove(ackPath(path)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
 	return nil
 }
@@ -274,12 +313,13 @@ func (sp *spool) remove(seg *segment) error {
 // close fsyncs the current segment, closes every file and releases the
 // directory's lock.
 func (sp *spool) close() error {
-	err := sp.rotate()
+	err := errors.Join(sp.rotate(), sp.syncAcks())
 	for _, seg := range sp.segs {
 		if seg.f != nil {
 			seg.f.Close()
 			seg.f = nil
 		}
+		sp.closeAck(seg)
 	}
 	if sp.lock != nil {
 		sp.lock.Close() // closing the descriptor releases the flock

@@ -17,6 +17,8 @@ func (o *Outbox) runSpool(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		o.writeSpill()
+		o.writeHeld()
+		o.writeAcks()
 		o.replay()
 		o.removeFinished()
 		select {
@@ -44,11 +46,52 @@ func (o *Outbox) writeSpill() {
 		size += b.size()
 	}
 	o.spoolBatches(o.sp, coalesce(batches, o.cfg.MaxBatchEvents, o.cfg.MaxBatchBytes))
+	waited := false
+	for _, b := range batches {
+		waited = waited || b.commits != nil
+	}
+	var err error
+	if waited { // callers wait for these: fsync now, once for all of them
+		if err = o.sp.sync(); err != nil {
+			o.logger.Error("spool fsync failed", "err", err)
+		}
+	}
 	o.mu.Lock()
 	o.spill = o.spill[len(batches):]
 	o.spillBytes -= size
+	if waited {
+		o.releaseSpooledLocked(batches, err)
+	}
 	o.checkDrainedLocked() // everything may have been dropped
 	o.mu.Unlock()
+}
+
+// releaseSpooledLocked releases the callers of batches written to the
+// spool (or dropped); after a failed fsync they wait for the bound.
+func (o *Outbox) releaseSpooledLocked(batches []*batch, syncErr error) {
+	for _, b := range batches {
+		switch {
+		case b.dropped:
+			o.durableLocked(b, DurableDropped)
+		case syncErr == nil:
+			o.durableLocked(b, DurableSpooled)
+		}
+	}
+}
+
+// writeAcks appends the acknowledgement marks queued by the publishers to
+// the segments' ack files.
+func (o *Outbox) writeAcks() {
+	o.mu.Lock()
+	marks := o.acks
+	o.acks = nil
+	o.mu.Unlock()
+	if len(marks) == 0 {
+		return
+	}
+	if err := o.sp.markAcked(marks); err != nil {
+		o.logger.Error("spool acknowledgements not written; those records will be published again at the next start", "err", err)
+	}
 }
 
 // spoolBatches writes batches as records of sp, coalescing them into few
@@ -57,25 +100,29 @@ func (o *Outbox) writeSpill() {
 // memory gauge.
 func (o *Outbox) spoolBatches(sp *spool, batches []*batch) {
 	var (
-		buf    []byte
-		refs   []recordRef
-		events int
+		buf     []byte
+		refs    []recordRef
+		written []*batch
+		events  int
 	)
 	flush := func() {
 		if len(refs) == 0 {
 			return
 		}
-		err := sp.write(buf, refs)
+		_, _, err := sp.write(buf, refs)
 		o.m.spoolBytes.Set(float64(sp.bytes))
 		if err != nil {
 			o.drop(DropSpoolError, events, err)
+			for _, b := range written {
+				b.dropped = true
+			}
 		} else {
 			o.mu.Lock()
 			o.spoolUnread += len(refs)
 			o.mu.Unlock()
 			o.m.spoolEvents.Add(float64(events))
 		}
-		buf, refs, events = buf[:0], refs[:0], 0
+		buf, refs, written, events = buf[:0], refs[:0], written[:0], 0
 	}
 	for _, b := range batches {
 		o.m.outboxEvents.Sub(float64(b.events))
@@ -83,9 +130,11 @@ func (o *Outbox) spoolBatches(sp *spool, batches []*batch) {
 		buf = appendRecord(buf, b)
 		if sp.bytes+int64(len(buf)) > o.cfg.SpoolMaxBytes {
 			buf = buf[:start]
+			b.dropped = true
 			o.drop(DropSpoolFull, b.events, fmt.Errorf("spool %d of %d bytes used", sp.bytes+int64(start), o.cfg.SpoolMaxBytes))
 			continue
 		}
+		written = append(written, b)
 		refs = append(refs, recordRef{off: int64(start), size: len(buf) - start, events: b.events})
 		events += b.events
 		if int64(len(buf)) >= sp.room() {
@@ -117,6 +166,7 @@ func (o *Outbox) replay() {
 		seg.next++
 		o.spoolUnread--
 		if err == nil {
+			b.off = ref.off
 			seg.pending++
 			o.memBytes += b.size()
 			o.ready = append(o.ready, b)
@@ -134,9 +184,13 @@ func (o *Outbox) replay() {
 	}
 }
 
-// nextUnread returns the oldest segment with a record not loaded yet.
+// nextUnread returns the oldest segment with a record not loaded yet,
+// passing over the records written from batches in memory.
 func (sp *spool) nextUnread() *segment {
 	for _, seg := range sp.segs {
+		for seg.next < len(seg.refs) && seg.refs[seg.next].held {
+			seg.next++
+		}
 		if seg.next < len(seg.refs) {
 			return seg
 		}

@@ -31,8 +31,9 @@ type Aggregator struct {
 	logger  *slog.Logger
 	metrics *metrics
 
-	mu         sync.Mutex // guards counters, caughtUp, lastScan, lastFull, pos
+	mu         sync.Mutex // guards counters, seen, caughtUp, lastScan, lastFull, pos
 	counters   *Counters
+	seen       *seenIDs // ids of the events counted, to skip copies
 	caughtUp   bool
 	caughtUpCh chan struct{}
 	closeOnce  sync.Once
@@ -55,7 +56,8 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream, logger *slog.Logger,
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	a := &Aggregator{cfg: cfg, nc: nc, js: js, logger: logger, counters: NewCounters(false), caughtUpCh: make(chan struct{})}
+	a := &Aggregator{cfg: cfg, nc: nc, js: js, logger: logger, counters: NewCounters(false), caughtUpCh: make(chan struct{}),
+		seen: newSeenIDs(cfg.DedupWindow, cfg.DedupMaxIDs)}
 	m, err := newMetrics(reg, a)
 	if err != nil {
 		return nil, err
@@ -155,6 +157,7 @@ func (a *Aggregator) follow(ctx context.Context) error {
 	a.mu.Lock()
 	// Publish nothing until rebuilt again; then everything (a full scan).
 	a.counters, a.caughtUp, a.pos, a.lastFull = NewCounters(a.groups != nil), false, 0, time.Time{}
+	a.seen = newSeenIDs(a.cfg.DedupWindow, a.cfg.DedupMaxIDs)
 	a.mu.Unlock()
 	info, err := cons.Info(ctx)
 	if err != nil {
@@ -198,13 +201,24 @@ func (a *Aggregator) handle(msg jetstream.Msg) {
 	if err == nil {
 		seq = meta.Sequence.Stream
 	}
+	dups, unchecked := 0, 0
 	a.mu.Lock()
 	for i := range events {
+		dup, checked := a.seen.seen(events[i].ID, events[i].ReceivedAt)
+		if !checked {
+			unchecked++
+		}
+		if dup {
+			dups++
+			continue
+		}
 		a.counters.Apply(&events[i], seq)
 	}
 	a.pos = max(a.pos, seq)
 	a.mu.Unlock()
-	a.metrics.events.Add(float64(len(events)))
+	a.metrics.events.Add(float64(len(events) - dups))
+	a.metrics.duplicates.Add(float64(dups))
+	a.metrics.unchecked.Add(float64(unchecked))
 	if err == nil && meta.NumPending == 0 {
 		a.markCaughtUp()
 	}

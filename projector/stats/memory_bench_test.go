@@ -39,3 +39,28 @@ func BenchmarkCountersMemory(b *testing.B) {
 	}
 	b.ReportMetric(perKey, "bytes/key")
 }
+
+// BenchmarkSeenIDsMemory measures the heap of the event-id window per id:
+// 1,000,000 ids (the default bound) over 60 minutes of event time.
+func BenchmarkSeenIDsMemory(b *testing.B) {
+	const n = 1_000_000
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = decider.NewEventID()
+	}
+	var perID float64
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		s := newSeenIDs(time.Hour, n)
+		for i, id := range ids {
+			s.seen(id, t0.Add(time.Duration(i)*3600*time.Millisecond/n*1000))
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perID = float64(after.HeapAlloc-before.HeapAlloc) / float64(s.ids())
+		runtime.KeepAlive(s)
+	}
+	b.ReportMetric(perID, "bytes/id")
+}
