@@ -25,15 +25,16 @@ type compiledRule struct {
 // Snapshot is a compiled policy: immutable and safe for concurrent use.
 // Build one with Compile.
 type Snapshot struct {
-	revision uint64
-	doc      *Document
-	rules    []compiledRule
-	sets     map[string]*stringSet
-	listsVal ref.Val
-	stats    []Stat    // the statistics the rules read, sorted
-	nodes    int       // nodes of all rule trees
-	memos    int       // memo slots per member
-	pool     sync.Pool // *evaluation
+	revision  uint64
+	doc       *Document
+	rules     []compiledRule
+	sets      map[string]*stringSet
+	listsVal  ref.Val
+	stats     []Stat    // the statistics the rules read, sorted
+	statNames []string  // their names (Decision.StatsKnown, shared)
+	nodes     int       // nodes of all rule trees
+	memos     int       // memo slots per member
+	pool      sync.Pool // *evaluation
 }
 
 // Revision returns the revision given to Compile.
@@ -125,6 +126,9 @@ func (s *Snapshot) DecideWith(r *Request, src StatsSource) Decision {
 			}
 		}
 		ev.anyErr = false
+	}
+	if len(s.stats) > 0 {
+		s.recordUnread(ev, &d)
 	}
 	if len(ev.reads) > 0 {
 		d.Stats = slices.Clone(ev.reads)
