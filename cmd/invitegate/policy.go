@@ -26,6 +26,8 @@ var policySubcommands = map[string]struct {
 	"diff":     {"A B: what changed between revisions A and B (document and lists)", cmdPolicyDiff},
 	"rollback": {"N [--wait]: publish the document in force at revision N as a new replaced event", cmdPolicyRollback},
 	"status":   {"live ingress replicas and the revision each decides with", cmdPolicyStatus},
+	"explain":  {"[--policy FILE] < body.json: what every rule evaluated to for one callback body", cmdPolicyExplain},
+	"test":     {"POLICY TESTFILE... [--coverage]: run table-driven YAML tests of a policy, offline", cmdPolicyTest},
 }
 
 func writePolicyUsage(w io.Writer) {
@@ -54,7 +56,7 @@ func cmdPolicy(ctx context.Context, e env, args []string) error {
 	}
 	sub, ok := policySubcommands[args[0]]
 	if !ok {
-		return usagef("policy: unknown subcommand %q (want apply, check, diff, history, rollback, show or status)", args[0])
+		return usagef("policy: unknown subcommand %q (want apply, check, diff, explain, history, replay, rollback, show, status or test)", args[0])
 	}
 	return sub.run(ctx, e, args[1:])
 }
