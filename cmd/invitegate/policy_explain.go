@@ -97,10 +97,10 @@ func explainPolicy(ctx context.Context, o *logCLIOptions, path string) (*decider
 
 // callbackBody is the JSON body of Group.CallbackBeforeInviteJoinGroup.
 type callbackBody struct {
-	CallbackCommand    string          `json:"CallbackCommand"`
-	GroupID            string          `json:"GroupId"`
-	Type               string          `json:"Type"`
-	Operator           string          `json:"Operator_Account"`
+	CallbackCommand    string `json:"CallbackCommand"`
+	GroupID            string `json:"GroupId"`
+	Type               string `json:"Type"`
+	Operator           string `json:"Operator_Account"`
 	DestinationMembers []struct {
 		Member string `json:"Member_Account"`
 	} `json:"DestinationMembers"`
