@@ -43,7 +43,8 @@ func writePolicyUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-9s %s\n", n, policySubcommands[n].summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Every subcommand but check reads the policy log on NATS (--nats-url, --sdkappid);")
+	fmt.Fprintln(w, "apply, show, history, diff, rollback, status and explain without --policy read the policy")
+	fmt.Fprintln(w, "log on NATS (--nats-url, --sdkappid); replay and apply --replay read PostgreSQL (--database-url);")
 	fmt.Fprintln(w, "'invitegate policy <subcommand> --help' lists its flags.")
 }
 
