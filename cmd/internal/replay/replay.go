@@ -56,14 +56,22 @@ func Run(ctx context.Context, c Config) (Summary, error) {
 		})
 	}
 	err := readOnly(gctx, c.DatabaseURL, func(tx pgx.Tx) error {
-		split := &rowSplitter{ctx: gctx, out: batches, fields: len(columns), rowsPerBatch: rowsPerBatch, progress: c.Progress}
-		if _, err := tx.Conn().PgConn().CopyTo(gctx, split, copySQL(&c)); err != nil {
-			return fmt.Errorf("read invites: %w", err)
+		var read int64
+		for _, sql := range copySQL(&c) {
+			split := &rowSplitter{ctx: gctx, out: batches, fields: len(columns), rowsPerBatch: rowsPerBatch,
+				rows: read, progress: c.Progress}
+			if _, err := tx.Conn().PgConn().CopyTo(gctx, split, sql); err != nil {
+				return fmt.Errorf("read invites: %w", err)
+			}
+			if !split.ended {
+				return fmt.Errorf("%w: no trailer", errCopyFormat)
+			}
+			if err := split.flush(); err != nil {
+				return err
+			}
+			read = split.rows
 		}
-		if !split.ended {
-			return fmt.Errorf("%w: no trailer", errCopyFormat)
-		}
-		return split.flush()
+		return nil
 	})
 	close(batches)
 	wg.Wait()

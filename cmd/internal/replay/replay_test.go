@@ -65,7 +65,7 @@ func (statsOf) Stat(st decider.Stat, _ string, key string) int64 {
 	return n
 }
 
-func compile(t *testing.T, src string) *decider.Snapshot {
+func compile(t testing.TB, src string) *decider.Snapshot {
 	t.Helper()
 	doc, err := decider.ParseDocument([]byte(src))
 	require.NoError(t, err)

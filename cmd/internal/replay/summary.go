@@ -189,36 +189,40 @@ func addCounts(dst *OutcomeCounts, src OutcomeCounts) {
 // with more than total/capacity changes is never lost, and counts become
 // lower bounds.
 type topCounter struct {
-	m        map[string]int64
+	m        map[string]*int64
 	capacity int
 	pruned   bool
 }
 
 func newTopCounter(capacity int) *topCounter {
-	return &topCounter{m: map[string]int64{}, capacity: capacity}
+	return &topCounter{m: map[string]*int64{}, capacity: capacity}
 }
 
-// add counts one change for key, a string of its own (not sharing a
-// batch's bytes).
-func (t *topCounter) add(key string) {
-	if _, ok := t.m[key]; !ok && t.capacity > 0 && len(t.m) >= t.capacity {
+// add counts one change for key; the map keeps a copy of it.
+func (t *topCounter) add(key []byte) {
+	if c := t.m[string(key)]; c != nil {
+		*c++
+		return
+	}
+	if t.capacity > 0 && len(t.m) >= t.capacity {
 		t.prune()
 	}
-	t.m[key]++
+	n := int64(1)
+	t.m[string(key)] = &n
 }
 
 func (t *topCounter) prune() {
 	counts := make([]int64, 0, len(t.m))
 	for _, v := range t.m {
-		counts = append(counts, v)
+		counts = append(counts, *v)
 	}
 	slices.Sort(counts)
 	cut := counts[len(counts)/2]
 	for k, v := range t.m {
-		if v <= cut {
+		if *v <= cut {
 			delete(t.m, k)
 		} else {
-			t.m[k] = v - cut
+			*v -= cut
 		}
 	}
 	t.pruned = true
@@ -226,7 +230,12 @@ func (t *topCounter) prune() {
 
 func (t *topCounter) absorb(o *topCounter) {
 	for k, v := range o.m {
-		t.m[k] += v
+		if c := t.m[k]; c != nil {
+			*c += *v
+		} else {
+			n := *v
+			t.m[k] = &n
+		}
 	}
 }
 
@@ -234,7 +243,7 @@ func (t *topCounter) top(n int) []KeyCount {
 	out := make([]KeyCount, 0, len(t.m))
 	for k, v := range t.m {
 		app, key, _ := strings.Cut(k, "\x00")
-		out = append(out, KeyCount{App: app, Key: key, Changed: v})
+		out = append(out, KeyCount{App: app, Key: key, Changed: *v})
 	}
 	slices.SortFunc(out, func(a, b KeyCount) int {
 		return cmp.Or(cmp.Compare(b.Changed, a.Changed), cmp.Compare(a.App, b.App), cmp.Compare(a.Key, b.Key))

@@ -1,7 +1,6 @@
 package replay
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -20,6 +19,7 @@ type worker struct {
 	rec     decider.RecordedStats
 	before  []decider.Refusal
 	members []string // distinct members of the row
+	key     []byte   // scratch for the top counters' keys
 	seen    map[string]struct{}
 }
 
@@ -68,7 +68,7 @@ func (w *worker) row(data []byte) error {
 	r.outcome, r.rejectRule, r.errorCode = decider.Outcome(f.str()), f.str(), f.int8()
 	w.before = w.before[:0]
 	if refused := f.jsonb(); refused != nil {
-		if err := json.Unmarshal(refused, &w.before); err != nil {
+		if w.before, err = decodeRefusals(refused, w.before); err != nil {
 			return fmt.Errorf("replay: refused of event %s: %w", uuid.UUID(r.id), err)
 		}
 	}
@@ -85,19 +85,20 @@ func (w *worker) row(data []byte) error {
 }
 
 func (w *worker) recordedStats(f *fieldReader) error {
-	w.rec = decider.RecordedStats{}
-	if b := f.jsonb(); b != nil {
-		if err := json.Unmarshal(b, &w.rec.Read); err != nil {
-			return err
-		}
-	}
-	if b := f.jsonb(); b != nil {
-		if err := json.Unmarshal(b, &w.rec.Unread); err != nil {
-			return err
-		}
-	}
+	read, unread := w.rec.Read[:0], w.rec.Unread[:0]
 	var err error
-	w.rec.Known, _, err = f.strs(nil)
+	if b := f.jsonb(); b != nil {
+		if read, err = decodeStatReads(b, read); err != nil {
+			return err
+		}
+	}
+	if b := f.jsonb(); b != nil {
+		if unread, err = decodeStatReads(b, unread); err != nil {
+			return err
+		}
+	}
+	known, _, err := f.strs(w.rec.Known[:0])
+	w.rec = decider.RecordedStats{Read: read, Unread: unread, Known: known}
 	return err
 }
 
@@ -137,8 +138,10 @@ func (w *worker) compare(r *recorded, d *decider.Decision) bool {
 	if changed {
 		s.Changed++
 		q := &w.req
-		w.p.ops.add(q.App + "\x00" + q.Operator)
-		w.p.grps.add(q.App + "\x00" + q.GroupID)
+		w.key = append(append(append(w.key[:0], q.App...), 0), q.Operator...)
+		w.p.ops.add(w.key)
+		w.key = append(append(append(w.key[:0], q.App...), 0), q.GroupID...)
+		w.p.grps.add(w.key)
 	}
 	return changed
 }
@@ -211,12 +214,14 @@ func (w *worker) sample(r *recorded, d *decider.Decision) Sample {
 	q := &w.req
 	s := Sample{EventID: uuid.UUID(r.id).String(), App: strings.Clone(q.App), Operator: strings.Clone(q.Operator),
 		GroupID: strings.Clone(q.GroupID), GroupType: strings.Clone(q.GroupType), id: r.id,
-		Before: Answer{Outcome: r.outcome, RejectRule: strings.Clone(r.rejectRule), ErrorCode: r.errorCode,
-			Refused: slices.Clone(w.before)},
+		Before: Answer{Outcome: r.outcome, RejectRule: strings.Clone(r.rejectRule), ErrorCode: r.errorCode},
 		After: Answer{Outcome: d.Outcome, RejectRule: d.RejectRule, ErrorCode: int64(d.ErrorCode)}}
 	s.Before.Outcome = decider.Outcome(strings.Clone(string(r.outcome)))
 	for _, m := range q.Members {
 		s.Members = append(s.Members, strings.Clone(m))
+	}
+	for _, rf := range w.before {
+		s.Before.Refused = append(s.Before.Refused, decider.Refusal{Member: strings.Clone(rf.Member), Rule: strings.Clone(rf.Rule)})
 	}
 	for _, rf := range d.Refused {
 		s.After.Refused = append(s.After.Refused, decider.Refusal{Member: strings.Clone(rf.Member), Rule: rf.Rule})
