@@ -13,7 +13,7 @@ import (
 func TestDecodeJSONColumns(t *testing.T) {
 	t.Parallel()
 	cases := map[string][]decider.Refusal{
-		`[]`:                                  {},
+		`[]`:                                  nil,
 		`[{"rule": "banned", "member": "a"}]`: {{Member: "a", Rule: "banned"}},
 		`[{"rule":"r","member":"a"},{"member":"b","rule":"s"}]`:       {{Member: "a", Rule: "r"}, {Member: "b", Rule: "s"}},
 		`[{"rule": "r", "member": "quote\"d \u00e9"}]`:                {{Member: "quote\"d é", Rule: "r"}},
