@@ -2,7 +2,6 @@ package replay
 
 import (
 	"bytes"
-	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -239,14 +238,35 @@ func (t *topCounter) absorb(o *topCounter) {
 	}
 }
 
+// top returns the n keys with the most changes, most first (ties by app
+// and key), in one pass over the keys.
 func (t *topCounter) top(n int) []KeyCount {
-	out := make([]KeyCount, 0, len(t.m))
-	for k, v := range t.m {
-		app, key, _ := strings.Cut(k, "\x00")
-		out = append(out, KeyCount{App: app, Key: key, Changed: *v})
+	type entry struct {
+		key string
+		c   int64
 	}
-	slices.SortFunc(out, func(a, b KeyCount) int {
-		return cmp.Or(cmp.Compare(b.Changed, a.Changed), cmp.Compare(a.App, b.App), cmp.Compare(a.Key, b.Key))
-	})
-	return out[:min(n, len(out))]
+	less := func(a, b entry) bool { return a.c > b.c || a.c == b.c && a.key < b.key }
+	best := make([]entry, 0, n+1)
+	for k, v := range t.m {
+		e := entry{k, *v}
+		if len(best) == n && !less(e, best[n-1]) {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(best, e, func(a, b entry) int {
+			if less(a, b) {
+				return -1
+			}
+			return 1
+		})
+		best = slices.Insert(best, i, e)
+		if len(best) > n {
+			best = best[:n]
+		}
+	}
+	out := make([]KeyCount, len(best))
+	for i, e := range best {
+		app, key, _ := strings.Cut(e.key, "\x00")
+		out[i] = KeyCount{App: app, Key: key, Changed: e.c}
+	}
+	return out
 }
