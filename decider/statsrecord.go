@@ -30,13 +30,15 @@ func (s *Snapshot) recordUnread(ev *evaluation, d *Decision) {
 	}
 }
 
-// unread records the value of st for key unless the rules read it or it
-// is 0.
+// unread records the value of st for key unless the rules read it, it is
+// recorded already (a member listed twice) or it is 0.
 func (ev *evaluation) unread(d *Decision, st Stat, key string) {
 	name := statNames[st]
-	for _, r := range ev.reads {
-		if r.Stat == name && r.Key == key {
-			return
+	for _, list := range [2][]StatRead{ev.reads, d.StatsUnread} {
+		for _, r := range list {
+			if r.Stat == name && r.Key == key {
+				return
+			}
 		}
 	}
 	if v := ev.src.Stat(st, ev.req.App, key); v != 0 {
