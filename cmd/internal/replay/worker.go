@@ -215,7 +215,7 @@ func (w *worker) sample(r *recorded, d *decider.Decision) Sample {
 	s := Sample{EventID: uuid.UUID(r.id).String(), App: strings.Clone(q.App), Operator: strings.Clone(q.Operator),
 		GroupID: strings.Clone(q.GroupID), GroupType: strings.Clone(q.GroupType), id: r.id,
 		Before: Answer{Outcome: r.outcome, RejectRule: strings.Clone(r.rejectRule), ErrorCode: r.errorCode},
-		After: Answer{Outcome: d.Outcome, RejectRule: d.RejectRule, ErrorCode: int64(d.ErrorCode)}}
+		After:  Answer{Outcome: d.Outcome, RejectRule: d.RejectRule, ErrorCode: int64(d.ErrorCode)}}
 	s.Before.Outcome = decider.Outcome(strings.Clone(string(r.outcome)))
 	for _, m := range q.Members {
 		s.Members = append(s.Members, strings.Clone(m))
