@@ -10,6 +10,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// ApplicationName is the application_name of a replay's connection (unless
+// the database URL sets one): pg_stat_activity shows who reads.
+const ApplicationName = "invitegate policy replay"
+
 // rowsPerBatch is how many rows travel together to a worker.
 const rowsPerBatch = 2048
 
@@ -92,7 +96,14 @@ func Run(ctx context.Context, c Config) (Summary, error) {
 
 // readOnly runs fn in a read-only transaction on a connection of its own.
 func readOnly(ctx context.Context, url string, fn func(pgx.Tx) error) error {
-	conn, err := pgx.Connect(ctx, url)
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return fmt.Errorf("database url: %w", err)
+	}
+	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
+		cfg.RuntimeParams["application_name"] = ApplicationName
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
