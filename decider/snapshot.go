@@ -25,16 +25,17 @@ type compiledRule struct {
 // Snapshot is a compiled policy: immutable and safe for concurrent use.
 // Build one with Compile.
 type Snapshot struct {
-	revision  uint64
-	doc       *Document
-	rules     []compiledRule
-	sets      map[string]*stringSet
-	listsVal  ref.Val
-	stats     []Stat    // the statistics the rules read, sorted
-	statNames []string  // their names (Decision.StatsKnown, shared)
-	nodes     int       // nodes of all rule trees
-	memos     int       // memo slots per member
-	pool      sync.Pool // *evaluation
+	revision uint64
+	doc      *Document
+	rules    []compiledRule
+	sets     map[string]*stringSet
+	listsVal ref.Val
+	stats    []Stat    // the statistics the rules read, sorted
+	nodes    int       // nodes of all rule trees
+	memos    int       // memo slots per member
+	pool     sync.Pool // *evaluation
+
+	statNames []string // the names of stats (Decision.StatsKnown, shared)
 }
 
 // Revision returns the revision given to Compile.
