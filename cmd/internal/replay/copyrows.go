@@ -15,8 +15,9 @@ import (
 
 const copySignature = "PGCOPY\n\377\r\n\000"
 
-// batch is a run of rows cut from the stream. data is owned by the batch
-// and never reused, so strings may point into it.
+// batch is a run of rows cut from the stream. Strings of a row point into
+// data: a worker copies what it keeps beyond the batch (samples, counter
+// keys), then gives the batch back to be refilled.
 type batch struct {
 	data []byte
 	rows []int // offset of each row (at its first field) in data
@@ -28,6 +29,7 @@ type batch struct {
 type rowSplitter struct {
 	ctx          context.Context
 	out          chan<- *batch
+	free         chan *batch // batches the workers are done with
 	fields       int
 	rowsPerBatch int
 	pending      []byte
@@ -71,7 +73,7 @@ func (s *rowSplitter) Write(p []byte) (int, error) {
 			break
 		}
 		if s.cur == nil {
-			s.cur = &batch{data: make([]byte, 0, 256*s.rowsPerBatch), rows: make([]int, 0, s.rowsPerBatch)}
+			s.cur = s.newBatch()
 		}
 		s.cur.rows = append(s.cur.rows, len(s.cur.data))
 		s.cur.data = append(s.cur.data, s.pending[i+2:end]...)
@@ -84,6 +86,17 @@ func (s *rowSplitter) Write(p []byte) (int, error) {
 	}
 	s.pending = s.pending[:copy(s.pending, s.pending[i:])]
 	return len(p), nil
+}
+
+// newBatch returns an empty batch, a recycled one when there is one.
+func (s *rowSplitter) newBatch() *batch {
+	select {
+	case b := <-s.free:
+		b.data, b.rows = b.data[:0], b.rows[:0]
+		return b
+	default:
+		return &batch{data: make([]byte, 0, 256*s.rowsPerBatch), rows: make([]int, 0, s.rowsPerBatch)}
+	}
 }
 
 // tupleEnd returns the end of the tuple at i, -1 for the trailer, or

@@ -47,6 +47,7 @@ func Run(ctx context.Context, c Config) (Summary, error) {
 	defer cancel(nil)
 	var wg sync.WaitGroup
 	batches := make(chan *batch, 2*c.Workers)
+	free := make(chan *batch, 3*c.Workers+1) // every batch in flight fits: no give-back blocks
 	for _, w := range workers {
 		wg.Go(func() {
 			for b := range batches {
@@ -56,13 +57,17 @@ func Run(ctx context.Context, c Config) (Summary, error) {
 					}
 					return
 				}
+				select {
+				case free <- b:
+				default:
+				}
 			}
 		})
 	}
 	err := readOnly(gctx, c.DatabaseURL, func(tx pgx.Tx) error {
 		var read int64
 		for _, sql := range copySQL(&c) {
-			split := &rowSplitter{ctx: gctx, out: batches, fields: len(columns), rowsPerBatch: rowsPerBatch,
+			split := &rowSplitter{ctx: gctx, out: batches, free: free, fields: len(columns), rowsPerBatch: rowsPerBatch,
 				rows: read, progress: c.Progress}
 			if _, err := tx.Conn().PgConn().CopyTo(gctx, split, sql); err != nil {
 				return fmt.Errorf("read invites: %w", err)
