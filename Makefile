@@ -78,6 +78,10 @@ bench-throttle: ## stats bar: time to throttle a flooder under 2,000 callbacks/s
 bench-compare: ## side by side in one run: ingress events on/off, bare net/http, OPA; end-to-end p99; writes deploy/bench/<date>-compare.md
 	$(GO) run ./cmd/invitegate-dev compare
 
+.PHONY: bench-replay
+bench-replay: ## policy replay: load REPLAY_EVENTS (10,000,000) invites into invitegate_bench_replay once, then replay them all with a candidate; invites/s and peak heap
+	$(GO) test -run '^$$' -bench 'BenchmarkReplay$$' -benchtime 1x -timeout 90m -v ./cmd/internal/replay
+
 .PHONY: bench-policy
 bench-policy: ## policy log bars: propagation p99 (3 replicas), 1,000,000-id list add, decisions on it, restart with 100,000 events
 	$(GO) test -run '^$$' -bench 'BenchmarkPropagation' -benchtime 300x ./ingress/policyfeed

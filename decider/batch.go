@@ -102,7 +102,7 @@ func Lines(data []byte) iter.Seq2[int, []byte] {
 }
 
 // DecodeEvent decodes one line of a batch: it must be JSON of an event with
-// an id, a known kind, schema 1, an app and a received_at. It decodes
+// an id, a known kind, a schema from MinSchemaVersion to SchemaVersion, an app and a received_at. It decodes
 // exactly as encoding/json.Unmarshal into an Event would, with the same
 // errors: a hand-written decoder takes every line it is sure of (all that
 // AppendEvent writes, in a fifth of the time), encoding/json the others.
@@ -138,8 +138,8 @@ func DecodeBatch(data []byte) ([]Event, []BadLine) {
 
 func (ev *Event) validate() error {
 	switch {
-	case ev.Schema != SchemaVersion:
-		return fmt.Errorf("event %q: unsupported schema %d (want %d)", ev.ID, ev.Schema, SchemaVersion)
+	case ev.Schema < MinSchemaVersion || ev.Schema > SchemaVersion:
+		return fmt.Errorf("event %q: unsupported schema %d (want %d to %d)", ev.ID, ev.Schema, MinSchemaVersion, SchemaVersion)
 	case ev.ID == "":
 		return fmt.Errorf("event without id")
 	case ev.Kind != KindInvite && ev.Kind != KindMemberJoined && ev.Kind != KindMemberExited:

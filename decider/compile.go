@@ -187,6 +187,9 @@ func build(env *cel.Env, doc *Document, revision uint64, asts []*celast.AST, opt
 		})
 	}
 	slices.Sort(s.stats)
+	for _, st := range s.stats {
+		s.statNames = append(s.statNames, st.String())
+	}
 	s.nodes, s.memos = b.nodes, len(b.memos)
 	s.pool.New = func() any { return s.newEvaluation() }
 	return s, nil

@@ -48,6 +48,17 @@
 // on a shorter list, int("abc")) counts as not matched and is named in
 // Decision.RuleErrors; CEL's && and || absorb errors as usual.
 //
+// # Explaining and replaying
+//
+// Explain evaluates every rule of a snapshot on one request with CEL alone
+// and returns a Trace (each rule's value, per member for refuse_member
+// rules, shadow rules and errors included) beside the Decision; it is for
+// people (invitegate policy explain) and never on the decision path. To
+// let a candidate policy be replayed over recorded invites, a decision of
+// a policy that reads statistics also records the values its rules did not
+// need (Decision.StatsUnread, Decision.StatsKnown; Event schema 2), and
+// RecordedStats serves them back as a StatsSource.
+//
 // # Performance
 //
 // Evaluating CEL costs hundreds of nanoseconds per expression, too much for

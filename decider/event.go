@@ -6,9 +6,14 @@ import (
 	"github.com/google/uuid"
 )
 
-// SchemaVersion is the version of the Event JSON schema. It is bumped only on
-// a change that an old reader would misread; new optional fields keep it.
-const SchemaVersion = 1
+// SchemaVersion is the version of the Event JSON schema. It is bumped on a
+// change an old reader would misread or silently lose: version 2 added
+// stats_unread and stats_known (the inputs a replay needs), which a
+// version-1 projector would drop. Readers accept MinSchemaVersion and up.
+const SchemaVersion = 2
+
+// MinSchemaVersion is the oldest event schema readers still accept.
+const MinSchemaVersion = 1
 
 // Event kinds; each is also the last token of the event's NATS subject,
 // invitegate.events.<app>.<kind>.
@@ -48,6 +53,11 @@ type Event struct {
 	// first MaxMembers members.
 	Limit string     `json:"limit,omitempty"`
 	Stats []StatRead `json:"stats,omitempty"` // the statistics the rules read
+	// The non-zero values of the policy's statistics the rules did not
+	// read, and the names of the statistics the policy reads (schema 2):
+	// with Stats, every statistic the ingress held for this request.
+	StatsUnread []StatRead `json:"stats_unread,omitempty"`
+	StatsKnown  []string   `json:"stats_known,omitempty"`
 
 	// Membership events only: JoinType (Apply, Invited) or ExitType (Kicked, Quit).
 	ChangeType string `json:"change_type,omitempty"`
@@ -90,6 +100,8 @@ func NewInviteEvent(r *Request, d *Decision, receivedAt, decidedAt time.Time) Ev
 		FailMode:       d.FailMode,
 		Limit:          d.Limit,
 		Stats:          d.Stats,
+		StatsUnread:    d.StatsUnread,
+		StatsKnown:     d.StatsKnown,
 		Platform:       r.Platform,
 		ClientIP:       r.ClientIP,
 		ReceivedAt:     receivedAt.UTC(),

@@ -53,6 +53,8 @@ const (
 	fPolicyRevision
 	fFailMode
 	fStats
+	fStatsUnread
+	fStatsKnown
 	fChangeType
 	fPlatform
 	fClientIP
@@ -65,7 +67,7 @@ const (
 var (
 	eventKeys = []string{"schema", "id", "kind", "app", "command", "group_id", "group_type", "operator",
 		"members", "outcome", "refused", "error_code", "error_info", "reject_rule", "shadow",
-		"policy_revision", "fail_mode", "stats", "change_type", "platform", "client_ip", "event_time",
+		"policy_revision", "fail_mode", "stats", "stats_unread", "stats_known", "change_type", "platform", "client_ip", "event_time",
 		"received_at", "decided_at", "limit"}
 	refusalKeys = []string{"member", "rule"}
 	shadowKeys  = []string{"rule", "kind", "members"}
@@ -121,6 +123,10 @@ func (d *eventDecoder) eventField(ev *Event, f int) bool {
 		return d.bool(&ev.FailMode)
 	case fStats:
 		return array(d, &ev.Stats, d.stat)
+	case fStatsUnread:
+		return array(d, &ev.StatsUnread, d.stat)
+	case fStatsKnown:
+		return d.strs(&ev.StatsKnown)
 	case fChangeType:
 		return d.str(&ev.ChangeType)
 	case fPlatform:

@@ -63,7 +63,8 @@ const canonicalLine = `{"schema":1,"id":"01938c3e-5a2b-7c4d-9e8f-0a1b2c3d4e5f","
 	`"command":"Group.CallbackBeforeInviteJoinGroup","group_id":"@TGS#2J4SZEAEL","group_type":"Public",` +
 	`"operator":"leckie","members":["jared","leckie"],"outcome":"partial","refused":[{"member":"jared","rule":"banned"}],` +
 	`"error_code":0,"shadow":[{"rule":"no-self","kind":"refuse_member","members":["leckie"]}],"policy_revision":1,` +
-	`"fail_mode":false,"stats":[{"stat":"s","key":"k","value":-3}],"platform":"iOS","client_ip":"127.0.0.1",` +
+	`"fail_mode":false,"stats":[{"stat":"s","key":"k","value":-3}],"stats_unread":[{"stat":"u","key":"jared","value":7}],` +
+	`"stats_known":["s","u"],"platform":"iOS","client_ip":"127.0.0.1",` +
 	`"event_time":"2022-12-09T08:26:54.123Z","received_at":"2026-11-28T09:24:10.101234Z","decided_at":"2026-11-28T09:24:10.101240+08:00"}`
 
 // line returns canonicalLine with old replaced by new (which must occur).
@@ -149,6 +150,8 @@ func TestDecodeEventMatchesEncodingJSON(t *testing.T) {
 
 		// Valid JSON, invalid event (decider's checks).
 		{"schema 2", line(t, `"schema":1`, `"schema":2`), true},
+		{"schema 3", line(t, `"schema":1`, `"schema":3`), true},
+		{"schema 0", line(t, `"schema":1`, `"schema":0`), true},
 		{"no id", line(t, `"id":"01938c3e-5a2b-7c4d-9e8f-0a1b2c3d4e5f",`, ``), true},
 		{"unknown kind", line(t, `"kind":"invite"`, `"kind":"other"`), true},
 		{"no received_at", line(t, `,"received_at":"2026-11-28T09:24:10.101234Z"`, ``), true},

@@ -64,19 +64,14 @@ func appendEventJSON(b []byte, ev *Event) []byte {
 	b = append(b, `,"fail_mode":`...)
 	b = strconv.AppendBool(b, ev.FailMode)
 	if len(ev.Stats) > 0 {
-		b = append(b, `,"stats":[`...)
-		for i, r := range ev.Stats {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"stat":`...)
-			b = AppendJSONString(b, r.Stat)
-			b = appendField(b, "key", r.Key)
-			b = append(b, `,"value":`...)
-			b = strconv.AppendInt(b, r.Value, 10)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
+		b = appendStatReads(b, "stats", ev.Stats)
+	}
+	if len(ev.StatsUnread) > 0 {
+		b = appendStatReads(b, "stats_unread", ev.StatsUnread)
+	}
+	if len(ev.StatsKnown) > 0 {
+		b = append(b, `,"stats_known":`...)
+		b = appendStrings(b, ev.StatsKnown)
 	}
 	b = appendOptional(b, "change_type", ev.ChangeType)
 	b = appendOptional(b, "platform", ev.Platform)
@@ -88,6 +83,24 @@ func appendEventJSON(b []byte, ev *Event) []byte {
 	b = appendTime(b, "decided_at", ev.DecidedAt)
 	b = appendOptional(b, "limit", ev.Limit)
 	return append(b, '}')
+}
+
+func appendStatReads(b []byte, name string, reads []StatRead) []byte {
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, `":[`...)
+	for i, r := range reads {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"stat":`...)
+		b = AppendJSONString(b, r.Stat)
+		b = appendField(b, "key", r.Key)
+		b = append(b, `,"value":`...)
+		b = strconv.AppendInt(b, r.Value, 10)
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
 
 func appendField(b []byte, name, v string) []byte {

@@ -40,6 +40,9 @@ func TestAppendEventMatchesEncodingJSON(t *testing.T) {
 	t.Parallel()
 	full := sampleEvent()
 	requireSameJSON(t, &full)
+	full.StatsUnread = []StatRead{{Stat: "member_invited_1h", Key: "jared", Value: 3}}
+	full.StatsKnown = []string{"member_invited_1h", "operator_invites_1h"}
+	requireSameJSON(t, &full)
 	empty := Event{}
 	requireSameJSON(t, &empty)
 	membership := NewMembershipEvent(&Membership{App: "1", Command: CommandAfterMemberExit, GroupID: "g",

@@ -168,7 +168,7 @@ func (f *Fold) Snapshot() *Snapshot {
 // reach a replaced set; CEL programs are shared.
 func (s *Snapshot) derive(revision uint64, doc *Document, sets map[string]*stringSet, subst map[*stringSet]*stringSet) *Snapshot {
 	n := &Snapshot{revision: revision, doc: doc, sets: sets, nodes: s.nodes, memos: s.memos,
-		rules: slices.Clone(s.rules), listsVal: listsValue(sets), stats: s.stats}
+		rules: slices.Clone(s.rules), listsVal: listsValue(sets), stats: s.stats, statNames: s.statNames}
 	if len(subst) > 0 {
 		for i := range n.rules {
 			n.rules[i].root = n.rules[i].root.substitute(subst)

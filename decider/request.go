@@ -71,6 +71,12 @@ type Decision struct {
 	// Stats are the statistics the rules read (stats.NAME), in reading
 	// order. Nil when the policy reads none.
 	Stats []StatRead
+	// StatsUnread and StatsKnown record, for replays, the non-zero values
+	// of the policy's statistics the rules did not read, and the names of
+	// the statistics the policy reads (statsrecord.go). Nil when the policy
+	// reads none.
+	StatsUnread []StatRead
+	StatsKnown  []string
 }
 
 // RefusedMembers returns the refused member ids in request order.

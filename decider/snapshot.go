@@ -36,6 +36,8 @@ type Snapshot struct {
 	nodes    int       // nodes of all rule trees
 	memos    int       // memo slots per member
 	pool     sync.Pool // *evaluation
+
+	statNames []string // the names of stats (Decision.StatsKnown, shared)
 }
 
 // Revision returns the revision given to Compile.
@@ -148,6 +150,9 @@ func (s *Snapshot) decide(r *Request, src StatsSource, deadline time.Time) Decis
 			}
 		}
 		ev.anyErr = false
+	}
+	if len(s.stats) > 0 {
+		s.recordUnread(ev, &d)
 	}
 	if len(ev.reads) > 0 {
 		d.Stats = slices.Clone(ev.reads)

@@ -72,6 +72,43 @@ func (c *copyData) jsonb(n int, v any) {
 	c.b = append(c.b, j...)
 }
 
+// textOID is the type oid of text, the element type of text[].
+const textOID = 25
+
+// textArray writes ss as a one-dimensional text[] (an empty array for an
+// empty or nil ss).
+func (c *copyData) textArray(ss []string) {
+	n := 12
+	if len(ss) > 0 {
+		n = 20
+		for _, s := range ss {
+			n += 4 + len(s)
+		}
+	}
+	c.size(n)
+	if len(ss) == 0 {
+		c.b = binary.BigEndian.AppendUint32(c.b, 0) // no dimensions
+		c.b = binary.BigEndian.AppendUint32(c.b, 0) // no NULLs
+		c.b = binary.BigEndian.AppendUint32(c.b, textOID)
+		return
+	}
+	c.b = binary.BigEndian.AppendUint32(c.b, 1)
+	c.b = binary.BigEndian.AppendUint32(c.b, 0)
+	c.b = binary.BigEndian.AppendUint32(c.b, textOID)
+	c.b = binary.BigEndian.AppendUint32(c.b, uint32(len(ss)))
+	c.b = binary.BigEndian.AppendUint32(c.b, 1) // lower bound
+	c.text(ss...)
+}
+
+// textArrayOrNull writes ss as text[], or NULL when it is empty.
+func (c *copyData) textArrayOrNull(ss []string) {
+	if len(ss) == 0 {
+		c.null()
+		return
+	}
+	c.textArray(ss)
+}
+
 func (c *copyData) uuid(id [16]byte) {
 	c.size(16)
 	c.b = append(c.b, id[:]...)

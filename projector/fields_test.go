@@ -19,19 +19,23 @@ func readInvite(t *testing.T, pool *pgxpool.Pool, id string) decider.Event {
 	var (
 		ev              decider.Event
 		refused, shadow []byte
-		stats           []byte
+		stats, unread   []byte
+		rowMembers      []string
 		outcome         string
 		revision        int64
 		memberCount     int
 	)
 	err := pool.QueryRow(ctx, `SELECT event_id::text, schema_version, app, command, group_id, group_type, operator,
 		member_count, outcome, refused, error_code, error_info, reject_rule, shadow, policy_revision, fail_mode,
-		platform, client_ip, event_time, received_at, decided_at, stats
+		platform, client_ip, event_time, received_at, decided_at, stats, members, stats_unread, stats_known
 		FROM invitegate.invite_events WHERE event_id = $1`, id).Scan(
 		&ev.ID, &ev.Schema, &ev.App, &ev.Command, &ev.GroupID, &ev.GroupType, &ev.Operator,
 		&memberCount, &outcome, &refused, &ev.ErrorCode, &ev.ErrorInfo, &ev.RejectRule, &shadow, &revision, &ev.FailMode,
-		&ev.Platform, &ev.ClientIP, &ev.EventTime, &ev.ReceivedAt, &ev.DecidedAt, &stats)
+		&ev.Platform, &ev.ClientIP, &ev.EventTime, &ev.ReceivedAt, &ev.DecidedAt, &stats, &rowMembers, &unread, &ev.StatsKnown)
 	require.NoError(t, err)
+	if unread != nil {
+		require.NoError(t, json.Unmarshal(unread, &ev.StatsUnread))
+	}
 	ev.Kind, ev.Outcome, ev.PolicyRevision = decider.KindInvite, decider.Outcome(outcome), uint64(revision)
 	if refused != nil {
 		require.NoError(t, json.Unmarshal(refused, &ev.Refused))
@@ -60,6 +64,7 @@ func readInvite(t *testing.T, pool *pgxpool.Pool, id string) decider.Event {
 	}
 	require.NoError(t, rows.Err())
 	require.Equal(t, memberCount, len(ev.Members))
+	require.Equal(t, ev.Members, rowMembers, "invite_events.members holds invite_members in request order")
 	require.Equal(t, ev.Refused, refusedRows, "invite_members.refused and rule agree with the event")
 	return ev
 }
@@ -78,6 +83,8 @@ func TestEveryFieldLands(t *testing.T) {
 	b := setup(t)
 	evs := invites(5) // allow, partial, reject, shadow, fail mode
 	evs[2].Stats = []decider.StatRead{{Stat: "operator_invites_1h", Key: evs[2].Operator, Value: 201}}
+	evs[2].StatsUnread = []decider.StatRead{{Stat: "member_invited_1h", Key: evs[2].Members[0], Value: 4}}
+	evs[2].StatsKnown = []string{"member_invited_1h", "operator_invites_1h"}
 	joined, exited := membership(1, decider.KindMemberJoined), membership(2, decider.KindMemberExited)
 	b.publish(t, evs, 5)
 	b.publish(t, []decider.Event{joined}, 1)

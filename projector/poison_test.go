@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"testing"
 	"time"
 
@@ -58,7 +59,7 @@ func TestPoisonGoesToDeadLettersAndTheRestFlows(t *testing.T) {
 	b.publishRaw(t, subject, []byte(line(t, evs[1])+"{not json\n"+line(t, evs[2])), 3)
 	// seq 3: wrong schema, unknown kind, id not a UUID, a NUL byte: each line dead.
 	wrongSchema, unknownKind, badID, nul := evs[3], evs[3], evs[3], evs[3]
-	wrongSchema.Schema = 2
+	wrongSchema.Schema = decider.SchemaVersion + 1
 	unknownKind.Kind = "member_promoted"
 	badID.ID = "not-a-uuid"
 	nul.Operator = "op\x00erator"
@@ -92,7 +93,7 @@ func TestPoisonGoesToDeadLettersAndTheRestFlows(t *testing.T) {
 		err    string
 	}{
 		{2, 1, "decode", "invalid character"},
-		{3, 0, "decode", "unsupported schema 2"},
+		{3, 0, "decode", fmt.Sprintf("unsupported schema %d", decider.SchemaVersion+1)},
 		{3, 1, "decode", `unknown kind "member_promoted"`},
 		{3, 2, "decode", "id is not a UUID"},
 		{3, 3, "decode", "operator contains a NUL character"},

@@ -63,7 +63,7 @@ func collectRows(msgs []*delivery, now time.Time) *batchRows {
 var inviteColumns = []string{"event_id", "schema_version", "app", "command", "group_id", "group_type",
 	"operator", "member_count", "refused_count", "outcome", "refused", "error_code", "error_info",
 	"reject_rule", "shadow", "policy_revision", "fail_mode", "platform", "client_ip", "event_time",
-	"received_at", "decided_at", "stream_seq", "stats"}
+	"received_at", "decided_at", "stream_seq", "stats", "members", "stats_unread", "stats_known"}
 
 // inviteCopy returns the COPY data of evs' invite_events rows.
 func inviteCopy(evs []*event) []byte {
@@ -88,6 +88,9 @@ func inviteCopy(evs []*event) []byte {
 		c.timestamptz(ev.DecidedAt)
 		c.int8(int64(ev.seq))
 		c.jsonb(len(ev.Stats), ev.Stats)
+		c.textArray(ev.Members)
+		c.jsonb(len(ev.StatsUnread), ev.StatsUnread)
+		c.textArrayOrNull(ev.StatsKnown)
 	}
 	return c.end()
 }

@@ -19,7 +19,8 @@ const (
 // reference, in README order.
 var documentedCommands = [][]string{{"run"}, {"ingress"}, {"projector"}, {"migrate"}, {"decisions"},
 	{"policy", "check"}, {"policy", "apply"}, {"policy", "show"}, {"policy", "history"}, {"policy", "diff"},
-	{"policy", "rollback"}, {"policy", "status"}, {"list", "add"}, {"list", "remove"}, {"list", "show"},
+	{"policy", "rollback"}, {"policy", "status"}, {"policy", "test"}, {"policy", "explain"}, {"policy", "replay"},
+	{"list", "add"}, {"list", "remove"}, {"list", "show"},
 	{"loadgen"}}
 
 // configReference renders the --help of every documented command as the

@@ -40,7 +40,7 @@ func commands() map[string]command {
 		"projector": {"the JetStream -> PostgreSQL projector alone", cmdProjector},
 		"migrate":   {"migrate the PostgreSQL schema: up | down | status", cmdMigrate},
 		"decisions": {"why was this refused? a member's or operator's decisions, with rule and policy author", cmdDecisions},
-		"policy":    {"the policy log: check, apply, show, history, diff, rollback, status", cmdPolicy},
+		"policy":    {"the policy log: check, apply, show, history, diff, rollback, status; the workbench: test, explain, replay", cmdPolicy},
 		"list":      {"change a policy list by events: add|remove NAME ID... (- reads stdin), show NAME", cmdList},
 		"loadgen":   {"simulate IM: send callbacks at a rate and report latency and outcomes", cmdLoadgen},
 		"version":   {"print the version", cmdVersion},

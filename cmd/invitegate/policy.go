@@ -20,12 +20,15 @@ var policySubcommands = map[string]struct {
 	run     func(ctx context.Context, e env, args []string) error
 }{
 	"check":    {"FILE: validate a policy document (YAML or JSON) offline; exits 1 when it is invalid", cmdPolicyCheck},
-	"apply":    {"FILE [--wait]: publish the document as a replaced event (a new revision)", cmdPolicyApply},
+	"apply":    {"FILE [--wait] [--replay DURATION]: publish the document as a replaced event (a new revision)", cmdPolicyApply},
 	"show":     {"[--revision N]: print the document in force (at revision N) and its list sizes", cmdPolicyShow},
 	"history":  {"[--limit N]: list the policy log's events, applied or rejected", cmdPolicyHistory},
 	"diff":     {"A B: what changed between revisions A and B (document and lists)", cmdPolicyDiff},
 	"rollback": {"N [--wait]: publish the document in force at revision N as a new replaced event", cmdPolicyRollback},
+	"replay":   {"CANDIDATE --since DURATION: what the candidate would have changed over recorded invites", cmdPolicyReplay},
 	"status":   {"live ingress replicas and the revision each decides with", cmdPolicyStatus},
+	"explain":  {"[--policy FILE] < body.json: what every rule evaluated to for one callback body", cmdPolicyExplain},
+	"test":     {"POLICY TESTFILE... [--coverage]: run table-driven YAML tests of a policy, offline", cmdPolicyTest},
 }
 
 func writePolicyUsage(w io.Writer) {
@@ -40,7 +43,8 @@ func writePolicyUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-9s %s\n", n, policySubcommands[n].summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Every subcommand but check reads the policy log on NATS (--nats-url, --sdkappid);")
+	fmt.Fprintln(w, "apply, show, history, diff, rollback, status and explain without --policy read the policy")
+	fmt.Fprintln(w, "log on NATS (--nats-url, --sdkappid); replay and apply --replay read PostgreSQL (--database-url);")
 	fmt.Fprintln(w, "'invitegate policy <subcommand> --help' lists its flags.")
 }
 
@@ -54,7 +58,7 @@ func cmdPolicy(ctx context.Context, e env, args []string) error {
 	}
 	sub, ok := policySubcommands[args[0]]
 	if !ok {
-		return usagef("policy: unknown subcommand %q (want apply, check, diff, history, rollback, show or status)", args[0])
+		return usagef("policy: unknown subcommand %q (want apply, check, diff, explain, history, replay, rollback, show, status or test)", args[0])
 	}
 	return sub.run(ctx, e, args[1:])
 }
@@ -100,12 +104,24 @@ func loadPolicyFile(path string, revision uint64) (*decider.Snapshot, error) {
 }
 
 func cmdPolicyApply(ctx context.Context, e env, args []string) error {
-	var reason string
+	var (
+		reason, window string
+		yes            bool
+		ro             replayOptions
+	)
+	outer := ctx // the replay and the question are not bounded by --timeout
 	return logCommand(ctx, e, args, "policy apply", "invitegate policy apply FILE [flags]",
 		"Publishes FILE (validated first: nothing invalid is published) as a replaced event of the\n"+
 			"policy log; every ingress replica decides with it within milliseconds. A list the document\n"+
-			"declares empty keeps the entries list events gave it; one it gives entries takes exactly those.",
-		true, func(f *flags) { f.String(&reason, "reason", "", "why, recorded with the change") },
+			"declares empty keeps the entries list events gave it; one it gives entries takes exactly those.\n"+
+			"With --replay DURATION it first replays the app's invites of that window with FILE (see\n"+
+			"policy replay), prints the summary and asks for confirmation on the terminal (--yes skips it).",
+		true, func(f *flags) {
+			f.String(&reason, "reason", "", "why, recorded with the change")
+			f.String(&window, "replay", "", "replay the app's invites of this window (168h, 7d) with FILE and confirm before publishing")
+			f.Bool(&yes, "yes", false, "with --replay: publish without asking")
+			ro.register(f)
+		},
 		func(ctx context.Context, o *logCLIOptions, log *policystore.Log, rest []string) error {
 			if len(rest) != 1 {
 				return usagef("policy apply: want exactly one FILE, got %d arguments", len(rest))
@@ -113,6 +129,14 @@ func cmdPolicyApply(ctx context.Context, e env, args []string) error {
 			snap, err := loadPolicyFile(rest[0], 0)
 			if err != nil {
 				return err
+			}
+			if window != "" {
+				if err := confirmPublish(outer, e, &ro, window, o.app, snap, yes); err != nil {
+					return err
+				}
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(outer, o.timeout)
+				defer cancel()
 			}
 			c := &decider.Change{Kind: decider.ChangeReplaced, Document: snap.Document(), Author: o.author,
 				Time: time.Now().UTC(), Reason: reason}

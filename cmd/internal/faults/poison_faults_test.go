@@ -74,7 +74,7 @@ func (p *poisoner) round(ctx context.Context) {
 	p.publish(ctx, app, append(append(p.line(p.event(app)), "{not json\n"...), p.line(p.event(app))...), true)
 	wrongSchema, unknownKind, badID, nul := p.event(app), p.event(app), p.event(app), p.event(app)
 	p.good = p.good[:len(p.good)-4] // these four are dead, not good
-	wrongSchema.Schema = 2
+	wrongSchema.Schema = decider.SchemaVersion + 1
 	unknownKind.Kind = "member_promoted"
 	badID.ID = "not-a-uuid"
 	nul.Operator = "op\x00erator"
