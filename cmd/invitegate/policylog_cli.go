@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -132,41 +130,6 @@ func (o *logCLIOptions) waitReplicas(ctx context.Context, e env, log *policystor
 	return nil
 }
 
-// parseMixed parses flags placed anywhere among the positional arguments
-// (`policy apply FILE --wait`); "--" ends the flags and "-" is positional.
-func parseMixed(f *flags, args []string, e env) ([]string, error) {
-	var flagArgs, pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			pos = append(pos, args[i+1:]...)
-			break
-		}
-		if len(a) < 2 || a[0] != '-' {
-			pos = append(pos, a)
-			continue
-		}
-		flagArgs = append(flagArgs, a)
-		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		fl := f.fs.Lookup(name)
-		if hasValue || fl == nil || isBoolFlag(fl) || i+1 >= len(args) {
-			continue
-		}
-		i++
-		flagArgs = append(flagArgs, args[i])
-	}
-	rest, err := parseFlags(f, flagArgs, e)
-	if err != nil {
-		return nil, err
-	}
-	return append(rest, pos...), nil
-}
-
-func isBoolFlag(fl *flag.Flag) bool {
-	b, ok := fl.Value.(interface{ IsBoolFlag() bool })
-	return ok && b.IsBoolFlag()
-}
-
 // logCommand parses a policy log command's flags, opens the log and runs
 // fn with the positional arguments.
 func logCommand(ctx context.Context, e env, args []string, name, usage, summary string, withWait bool,
@@ -177,7 +140,7 @@ func logCommand(ctx context.Context, e env, args []string, name, usage, summary 
 	if extra != nil {
 		extra(f)
 	}
-	rest, err := parseMixed(f, args, e)
+	rest, err := parseFlags(f, args, e)
 	if err != nil {
 		return err
 	}

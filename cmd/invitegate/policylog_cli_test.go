@@ -208,20 +208,6 @@ func TestPolicyApplyWait(t *testing.T) {
 	}
 }
 
-func TestParseMixed(t *testing.T) {
-	t.Parallel()
-	var wait bool
-	var n int
-	f := newFlags("x", "x", "", func(string) string { return "" })
-	f.Bool(&wait, "wait", false, "")
-	f.Int(&n, "n", 0, "")
-	rest, err := parseMixed(f, []string{"add", "--wait", "NAME", "-n", "3", "-", "--", "--odd-id"}, env{stdout: &bytes.Buffer{}})
-	require.NoError(t, err)
-	require.Equal(t, []string{"add", "NAME", "-", "--odd-id"}, rest)
-	require.True(t, wait)
-	require.Equal(t, 3, n)
-}
-
 // TestValidateAppWithPolicyLog checks the fx graph of every role with the
 // policy log on.
 func TestValidateAppWithPolicyLog(t *testing.T) {
