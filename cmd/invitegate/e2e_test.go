@@ -176,6 +176,8 @@ func TestRunEndToEnd(t *testing.T) {
 	status, body = get(t, "http://"+p.admin+"/readyz")
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, body, `"policy_revision":1`)
+	require.Contains(t, body, `"callback_auth":"off"`, "run may answer unsigned callbacks, and says so")
+	require.Contains(t, p.logText(), "callback authentication is off")
 
 	// Every answered invite lands in PostgreSQL.
 	ctx := context.Background()

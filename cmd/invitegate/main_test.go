@@ -79,6 +79,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run"}, "--sdkappid (or INVITEGATE_SDKAPPID) is required"},
 		{[]string{"ingress", "--sdkappid", "1", "--fail-mode", "maybe"}, `--fail-mode "maybe"`},
 		{[]string{"ingress", "--sdkappid", "1", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"ingress", "--sdkappid", "1"}, "--callback-token (or INVITEGATE_CALLBACK_TOKEN) is required"},
+		{[]string{"ingress", "--sdkappid", "1"}, "--insecure-allow-unsigned"},
 		{[]string{"projector"}, "--nats-url (or INVITEGATE_NATS_URL) is required"},
 		{[]string{"migrate"}, "want one of up, down, status"},
 		{[]string{"migrate", "sideways"}, `unknown subcommand "sideways"`},
@@ -123,7 +125,7 @@ func TestRunRefusesAnInvalidPolicy(t *testing.T) {
 	t.Parallel()
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte("apiVersion: invitegate/v1\nrules: [{name: x, reject: 'operator +'}]\n"), 0o600))
-	code, _, stderr := runMain(t, nil, "ingress", "--events-off", "--sdkappid", "1", "--policy", bad,
+	code, _, stderr := runMain(t, nil, "ingress", "--events-off", "--insecure-allow-unsigned", "--sdkappid", "1", "--policy", bad,
 		"--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0")
 	require.Equal(t, exitFailure, code)
 	require.Contains(t, stderr, "is invalid")

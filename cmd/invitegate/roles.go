@@ -32,6 +32,9 @@ func serve(ctx context.Context, e env, args []string, name, summary string, with
 		pl      policyOptions
 		so      = newStatsOptions(true, withProjector)
 		dataDir string
+		// unsigned accepts callbacks without IM's Sign (ingress only;
+		// run, the local mode, may run unsigned and says so).
+		unsigned bool
 	)
 	f := newFlags(name, "invitegate "+name+" [flags]", summary, e.getenv)
 	lo.register(f)
@@ -44,15 +47,26 @@ func serve(ctx context.Context, e env, args []string, name, summary string, with
 	pl.register(f, true, withProjector)
 	registerDataDir(f, &dataDir)
 	so.register(f)
+	if !withProjector {
+		f.Bool(&unsigned, "insecure-allow-unsigned", false, "answer callbacks without --callback-token: anyone who reaches the listener can forge invites and membership events")
+	}
 	if _, err := parseFlags(f, args, e); err != nil {
 		return err
 	}
 	if err := in.validate(); err != nil {
 		return err
 	}
+	if !withProjector && in.cfg.CallbackToken == "" && !unsigned {
+		return usagef("--callback-token (or %s) is required: the token of IM's callback authentication; "+
+			"--insecure-allow-unsigned answers unsigned callbacks instead", EnvName("callback-token"))
+	}
 	logger, err := newLogger(e.stderr, lo.format, lo.level)
 	if err != nil {
 		return usageError{err}
+	}
+	if in.cfg.CallbackToken == "" {
+		logger.Warn("callback authentication is off: anyone who reaches " + in.cfg.CallbackPath +
+			" can forge callbacks; set --callback-token to the token of the IM console")
 	}
 	no.cfg.Embedded.StoreDir = natsStoreDir(dataDir)
 	ob.cfg.DataDir = dataDir

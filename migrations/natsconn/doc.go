@@ -1,7 +1,17 @@
 // Package natsconn is the NATS side of the composition root: it starts the
 // embedded JetStream server when no URL is configured, opens the client
-// connection with reconnect-forever options, and creates or updates the
-// INVITEGATE_EVENTS stream.
+// connection with reconnect-forever options, and defines the streams and
+// buckets invitegate uses (INVITEGATE_EVENTS, INVITEGATE_POLICY and the
+// policy log's status and snapshot buckets).
+//
+// Streams and buckets are provisioned like the PostgreSQL schema: Provision
+// (`invitegate migrate up --nats-url URL`) creates or updates them, with
+// credentials allowed to. A service only looks each one up
+// (EnsureEventStream, EnsurePolicyStores) and uses it as it is; it creates
+// a missing one with ProvisionMissing (local use, the embedded server) and
+// never with ProvisionNever (--no-migrate), where a missing one is
+// ErrNotProvisioned. So the services' NATS users need no right to create or
+// update a stream.
 //
 // Place in the flow:
 //

@@ -1,0 +1,192 @@
+package natsconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Provisioning says what a service may do about the streams and buckets it
+// uses. They are provisioned like the PostgreSQL schema: `invitegate migrate
+// up --nats-url URL` creates or updates them (ProvisionUpdate), with
+// credentials allowed to; a service only looks each one up and uses it as it
+// is, so its credentials need no stream create or update right.
+type Provisioning uint8
+
+const (
+	// ProvisionMissing (the default) looks each stream and bucket up and
+	// creates one that is missing, never updating one that exists: local
+	// use and the embedded server, where nobody ran `migrate up`.
+	ProvisionMissing Provisioning = iota
+	// ProvisionNever only looks them up: a missing one fails with
+	// ErrNotProvisioned (--no-migrate, set in the shipped manifests).
+	ProvisionNever
+	// ProvisionUpdate creates what is missing and updates what exists to
+	// the configuration: `invitegate migrate up`.
+	ProvisionUpdate
+)
+
+// ErrNotProvisioned is returned, wrapped with the name of the stream or
+// bucket, when one is missing and the Provisioning forbids creating it.
+var ErrNotProvisioned = errors.New("not provisioned: run `invitegate migrate up --nats-url URL` with credentials that may create it")
+
+// String names p as in logs.
+func (p Provisioning) String() string {
+	switch p {
+	case ProvisionMissing:
+		return "missing"
+	case ProvisionNever:
+		return "never"
+	case ProvisionUpdate:
+		return "update"
+	}
+	return fmt.Sprintf("Provisioning(%d)", uint8(p))
+}
+
+func (p Provisioning) validate() error {
+	if p > ProvisionUpdate {
+		return invalid("provisioning %d unknown", uint8(p))
+	}
+	return nil
+}
+
+// ensureStream returns the stream cfg.Name as p allows: looked up, created
+// when missing, or created or updated.
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig, p Provisioning) (jetstream.Stream, error) {
+	if p == ProvisionUpdate {
+		s, err := js.CreateOrUpdateStream(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("create or update stream %s: %w", cfg.Name, err)
+		}
+		return s, nil
+	}
+	s, err := js.Stream(ctx, cfg.Name)
+	switch {
+	case err == nil:
+		return s, nil
+	case !errors.Is(err, jetstream.ErrStreamNotFound):
+		return nil, fmt.Errorf("look up stream %s: %w", cfg.Name, err)
+	case p == ProvisionNever:
+		return nil, fmt.Errorf("stream %s: %w", cfg.Name, ErrNotProvisioned)
+	}
+	s, err = js.CreateStream(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // created meanwhile by another process
+		s, err = js.Stream(ctx, cfg.Name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create stream %s: %w", cfg.Name, err)
+	}
+	return s, nil
+}
+
+// ensureKeyValue is ensureStream for a KV bucket.
+func ensureKeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig, p Provisioning) (jetstream.KeyValue, error) {
+	if p == ProvisionUpdate {
+		kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("create or update kv %s: %w", cfg.Bucket, err)
+		}
+		return kv, nil
+	}
+	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	switch {
+	case err == nil:
+		return kv, nil
+	case !errors.Is(err, jetstream.ErrBucketNotFound):
+		return nil, fmt.Errorf("look up kv %s: %w", cfg.Bucket, err)
+	case p == ProvisionNever:
+		return nil, fmt.Errorf("kv %s: %w", cfg.Bucket, ErrNotProvisioned)
+	}
+	kv, err = js.CreateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		kv, err = js.KeyValue(ctx, cfg.Bucket)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create kv %s: %w", cfg.Bucket, err)
+	}
+	return kv, nil
+}
+
+// ensureObjectStore is ensureStream for an Object Store bucket.
+func ensureObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstream.ObjectStoreConfig, p Provisioning) (jetstream.ObjectStore, error) {
+	if p == ProvisionUpdate {
+		obs, err := js.CreateOrUpdateObjectStore(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("create or update object store %s: %w", cfg.Bucket, err)
+		}
+		return obs, nil
+	}
+	obs, err := js.ObjectStore(ctx, cfg.Bucket)
+	switch {
+	case err == nil:
+		return obs, nil
+	case !errors.Is(err, jetstream.ErrBucketNotFound):
+		return nil, fmt.Errorf("look up object store %s: %w", cfg.Bucket, err)
+	case p == ProvisionNever:
+		return nil, fmt.Errorf("object store %s: %w", cfg.Bucket, ErrNotProvisioned)
+	}
+	obs, err = js.CreateObjectStore(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) || errors.Is(err, jetstream.ErrBucketExists) {
+		obs, err = js.ObjectStore(ctx, cfg.Bucket)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create object store %s: %w", cfg.Bucket, err)
+	}
+	return obs, nil
+}
+
+// Provisioned is one stream or bucket `migrate up` ensured.
+type Provisioned struct {
+	Kind    string // stream, kv or object store
+	Name    string
+	Created bool // false: it existed and was updated to the configuration
+}
+
+func (p Provisioned) String() string {
+	verb := "updated"
+	if p.Created {
+		verb = "created"
+	}
+	return fmt.Sprintf("%s %s: %s", p.Kind, p.Name, verb)
+}
+
+// Provision creates or updates every stream and bucket invitegate uses
+// (`invitegate migrate up --nats-url URL`): INVITEGATE_EVENTS, the policy
+// stream and its status and snapshot buckets, each to its configuration,
+// whatever the Provisioning fields of events and policy say. Running it
+// again with the same configuration changes nothing.
+func Provision(ctx context.Context, js jetstream.JetStream, events EventStreamConfig, policy PolicyStreamConfig) ([]Provisioned, error) {
+	names := []Provisioned{
+		{Kind: "stream", Name: events.StreamConfig().Name},
+		{Kind: "stream", Name: policy.StreamConfig().Name},
+		{Kind: "kv", Name: PolicyStatusBucket},
+		{Kind: "object store", Name: PolicySnapshotBucket},
+	}
+	for i := range names {
+		var err error
+		switch names[i].Kind {
+		case "stream":
+			_, err = js.Stream(ctx, names[i].Name)
+		case "kv":
+			_, err = js.KeyValue(ctx, names[i].Name)
+		default:
+			_, err = js.ObjectStore(ctx, names[i].Name)
+		}
+		switch {
+		case errors.Is(err, jetstream.ErrStreamNotFound), errors.Is(err, jetstream.ErrBucketNotFound):
+			names[i].Created = true
+		case err != nil:
+			return nil, fmt.Errorf("look up %s %s: %w", names[i].Kind, names[i].Name, err)
+		}
+	}
+	events.Provision, policy.Provision = ProvisionUpdate, ProvisionUpdate
+	if _, err := EnsureEventStream(ctx, js, events); err != nil {
+		return nil, err
+	}
+	if _, err := EnsurePolicyStores(ctx, js, policy); err != nil {
+		return nil, err
+	}
+	return names, nil
+}

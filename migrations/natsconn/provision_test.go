@@ -1,0 +1,92 @@
+package natsconn
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/invitegate/invitegate/decider"
+)
+
+// With ProvisionNever nothing is created: each missing stream or bucket is
+// an error naming `invitegate migrate up`.
+func TestProvisionNeverOnlyLooksUp(t *testing.T) {
+	t.Parallel()
+	b := setup(t, EmbeddedConfig{})
+	ctx := t.Context()
+	_, err := EnsureEventStream(ctx, b.js, EventStreamConfig{Provision: ProvisionNever})
+	require.ErrorIs(t, err, ErrNotProvisioned)
+	require.ErrorContains(t, err, "stream INVITEGATE_EVENTS: not provisioned: run `invitegate migrate up")
+	_, err = EnsurePolicyStores(ctx, b.js, PolicyStreamConfig{Provision: ProvisionNever})
+	require.ErrorIs(t, err, ErrNotProvisioned)
+	require.ErrorContains(t, err, decider.PolicyStream)
+
+	// The stream alone is not enough: each bucket is looked up too.
+	_, err = b.js.CreateStream(ctx, PolicyStreamConfig{}.StreamConfig())
+	require.NoError(t, err)
+	_, err = EnsurePolicyStores(ctx, b.js, PolicyStreamConfig{Provision: ProvisionNever})
+	require.ErrorContains(t, err, "kv "+PolicyStatusBucket+": not provisioned")
+	_, err = b.js.CreateKeyValue(ctx, PolicyStreamConfig{}.StatusConfig())
+	require.NoError(t, err)
+	_, err = EnsurePolicyStores(ctx, b.js, PolicyStreamConfig{Provision: ProvisionNever})
+	require.ErrorContains(t, err, "object store "+PolicySnapshotBucket+": not provisioned")
+
+	names := b.js.StreamNames(ctx)
+	var got []string
+	for n := range names.Name() {
+		got = append(got, n)
+	}
+	require.NoError(t, names.Err())
+	require.ElementsMatch(t, []string{decider.PolicyStream, "KV_" + PolicyStatusBucket}, got, "nothing created")
+}
+
+// Provision (migrate up) creates everything, then updates it to a changed
+// configuration; services find it with ProvisionNever.
+func TestProvisionCreatesThenUpdates(t *testing.T) {
+	t.Parallel()
+	b := setup(t, EmbeddedConfig{})
+	ctx := t.Context()
+	done, err := Provision(ctx, b.js, EventStreamConfig{}, PolicyStreamConfig{})
+	require.NoError(t, err)
+	require.Equal(t, []string{"stream INVITEGATE_EVENTS: created", "stream INVITEGATE_POLICY: created",
+		"kv invitegate_policy_status: created", "object store invitegate_policy_snapshots: created"}, provisionedLines(done))
+
+	_, err = EnsureEventStream(ctx, b.js, EventStreamConfig{Provision: ProvisionNever})
+	require.NoError(t, err)
+	st, err := EnsurePolicyStores(ctx, b.js, PolicyStreamConfig{Provision: ProvisionNever})
+	require.NoError(t, err)
+	_, err = st.Status.Put(ctx, "a.b", []byte("x"))
+	require.NoError(t, err)
+
+	done, err = Provision(ctx, b.js, EventStreamConfig{MaxAge: time.Hour, Duplicates: time.Minute},
+		PolicyStreamConfig{StatusTTL: 30 * time.Second})
+	require.NoError(t, err)
+	require.Equal(t, []string{"stream INVITEGATE_EVENTS: updated", "stream INVITEGATE_POLICY: updated",
+		"kv invitegate_policy_status: updated", "object store invitegate_policy_snapshots: updated"}, provisionedLines(done))
+	s, err := b.js.Stream(ctx, decider.EventStream)
+	require.NoError(t, err)
+	require.Equal(t, time.Hour, s.CachedInfo().Config.MaxAge)
+	kv, err := b.js.KeyValue(ctx, PolicyStatusBucket)
+	require.NoError(t, err)
+	kvs, err := kv.Status(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 30*time.Second, kvs.TTL())
+	require.Equal(t, jetstream.MemoryStorage, kvs.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Storage)
+}
+
+func provisionedLines(ps []Provisioned) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
+func TestProvisioningValidate(t *testing.T) {
+	t.Parallel()
+	require.ErrorIs(t, EventStreamConfig{Provision: 9}.Validate(), ErrInvalidConfig)
+	require.ErrorIs(t, PolicyStreamConfig{Provision: 9}.Validate(), ErrInvalidConfig)
+	require.Equal(t, "never", ProvisionNever.String())
+}
