@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/invitegate/invitegate/migrations/policystore"
 )
@@ -79,14 +78,8 @@ func (o *logCLIOptions) openLog(ctx context.Context) (*policystore.Log, func(), 
 		closeFn()
 		return nil, nil, fmt.Errorf("jetstream context: %w", err)
 	}
-	cfg := natsconn.PolicyStreamConfig{Replicas: o.replicas}
-	if s, err := js.Stream(ctx, decider.PolicyStream); err == nil {
-		cfg.Replicas = s.CachedInfo().Config.Replicas // never change an existing stream's replicas
-	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		closeFn()
-		return nil, nil, fmt.Errorf("policy stream: %w", err)
-	}
-	log, err := policystore.OpenLog(ctx, js, o.app, cfg)
+	// Looked up and used as they are; created only when missing (local use).
+	log, err := policystore.OpenLog(ctx, js, o.app, natsconn.PolicyStreamConfig{Replicas: o.replicas})
 	if err != nil {
 		closeFn()
 		return nil, nil, err

@@ -46,7 +46,7 @@ func (o *policyOptions) enable(c appConfig, dataDir string) *policyOptions {
 	if c.nats == nil {
 		return nil
 	}
-	stores := natsconn.PolicyStreamConfig{Replicas: c.nats.stream.Replicas}
+	stores := natsconn.PolicyStreamConfig{Replicas: c.nats.stream.Replicas, Provision: c.nats.stream.Provision}
 	o.follow.Stores, o.compact.Stores = stores, stores
 	o.follow.DataDir = dataDir
 	o.ingress = o.ingress && c.ingress != nil

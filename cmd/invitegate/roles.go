@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/invitegate/invitegate/migrations"
+	"github.com/invitegate/invitegate/migrations/natsconn"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func cmdRun(ctx context.Context, e env, args []string) error {
@@ -40,6 +44,7 @@ func serve(ctx context.Context, e env, args []string, name, summary string, with
 	lo.register(f)
 	in.register(f)
 	no.register(f, true)
+	no.registerNoMigrate(f)
 	ob.register(f)
 	if withProjector {
 		po.register(f)
@@ -56,6 +61,8 @@ func serve(ctx context.Context, e env, args []string, name, summary string, with
 	if err := in.validate(); err != nil {
 		return err
 	}
+	no.provisioning()
+	po.cfg.NoMigrate = no.noMigrate
 	if !withProjector && in.cfg.CallbackToken == "" && !unsigned {
 		return usagef("--callback-token (or %s) is required: the token of IM's callback authentication; "+
 			"--insecure-allow-unsigned answers unsigned callbacks instead", EnvName("callback-token"))
@@ -100,6 +107,7 @@ func cmdProjector(ctx context.Context, e env, args []string) error {
 		"Runs the projector alone: a durable JetStream consumer writing events into PostgreSQL.", e.getenv)
 	lo.register(f)
 	no.register(f, false)
+	no.registerNoMigrate(f)
 	po.register(f)
 	ao.register(f)
 	pl.register(f, false, true)
@@ -110,6 +118,8 @@ func cmdProjector(ctx context.Context, e env, args []string) error {
 	if no.cfg.URL == "" {
 		return usagef("--nats-url (or %s) is required", EnvName("nats-url"))
 	}
+	no.provisioning()
+	po.cfg.NoMigrate = no.noMigrate
 	logger, err := newLogger(e.stderr, lo.format, lo.level)
 	if err != nil {
 		return usageError{err}
@@ -121,12 +131,20 @@ func cmdProjector(ctx context.Context, e env, args []string) error {
 }
 
 func cmdMigrate(ctx context.Context, e env, args []string) error {
-	var dsn string
+	var (
+		dsn string
+		no  natsOptions
+	)
 	f := newFlags("migrate", "invitegate migrate up|down|status [flags]",
 		"Migrates the PostgreSQL schema (invitegate) with the SQL embedded in the binary.\n"+
 			"up: apply every pending migration (creating the database if missing); down: roll back\n"+
-			"the newest one; status: list migrations and whether each is applied.", e.getenv)
+			"the newest one; status: list migrations and whether each is applied.\n"+
+			"With --nats-url, up also creates or updates the JetStream streams and buckets\n"+
+			"(INVITEGATE_EVENTS, INVITEGATE_POLICY, the policy status and snapshot buckets) to the\n"+
+			"--js-replicas, --events-max-age and --events-duplicate-window given: the services only\n"+
+			"look them up, so their NATS users need no right to create or update a stream.", e.getenv)
 	f.String(&dsn, "database-url", "postgres://postgres@127.0.0.1:5432/invitegate?sslmode=disable", "PostgreSQL URL")
+	no.register(f, false)
 	rest, err := parseFlags(f, args, e)
 	if err != nil {
 		return err
@@ -150,6 +168,34 @@ func cmdMigrate(ctx context.Context, e env, args []string) error {
 	}
 	if s := strings.TrimSpace(report.String()); s != "" {
 		fmt.Fprintln(e.stdout, s)
+	}
+	if err != nil || rest[0] != "up" || no.cfg.URL == "" {
+		return err
+	}
+	return provisionNATS(ctx, e, no)
+}
+
+// provisionNATS creates or updates the streams and buckets (migrate up
+// --nats-url) and prints what it did.
+func provisionNATS(ctx context.Context, e env, no natsOptions) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	nc, err := natsconn.Connect(ctx, no.cfg, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if err := waitConnected(ctx, nc); err != nil {
+		return err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream context: %w", err)
+	}
+	done, err := natsconn.Provision(ctx, js, no.stream,
+		natsconn.PolicyStreamConfig{Replicas: no.stream.Replicas})
+	for _, p := range done {
+		fmt.Fprintln(e.stdout, p)
 	}
 	return err
 }
