@@ -49,6 +49,9 @@ func (o *policyOptions) enable(c appConfig, dataDir string) *policyOptions {
 	stores := natsconn.PolicyStreamConfig{Replicas: c.nats.stream.Replicas, Provision: c.nats.stream.Provision}
 	o.follow.Stores, o.compact.Stores = stores, stores
 	o.follow.DataDir = dataDir
+	// Seeding the log is provisioning too: without it the --policy file is
+	// served at revision 0 until `invitegate policy apply`.
+	o.follow.SeedServeOnly = c.nats.noMigrate
 	o.ingress = o.ingress && c.ingress != nil
 	o.projector = o.projector && c.projector != nil
 	if o.ingress {
