@@ -221,8 +221,16 @@ rules:
 	code, out, stderr = runMain(t, nil, append([]string{"policy", "status", "--sdkappid", demoApp}, n.flags("policy-admin")...)...)
 	require.Equal(t, exitOK, code, stderr)
 	require.Regexp(t, `(?m)^shipped-1 +2 +log `, out)
+	// Every other command of the policy publisher works within its grant.
+	for _, args := range [][]string{{"policy", "show"}, {"policy", "history"}, {"policy", "diff", "1", "2"},
+		{"list", "show", "banned_operators"}, {"policy", "rollback", "1", "--wait"}} {
+		code, _, stderr = runMain(t, nil, append(append(args, "--sdkappid", demoApp), n.flags("policy-admin")...)...)
+		require.Equal(t, exitOK, code, "%v: %s", args, stderr)
+	}
+	require.JSONEq(t, `{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}`, signedPost(t, ig.callback, "eve", "jared"),
+		"rolled back to revision 1: eve is not banned")
 
-	sent := 3 // spammer1, mallory and eve were counted too, but as other operators
+	sent := 4 // the invites of spammer1, mallory and eve (twice) are events too
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		body := signedPost(t, ig.callback, "flooder", fmt.Sprintf("m%d", sent))
@@ -244,14 +252,14 @@ rules:
 		var events, revisions int
 		err := conn.QueryRow(ctx, `select (select count(*) from invitegate.invite_events),
 			(select count(*) from invitegate.policy_revisions)`).Scan(&events, &revisions)
-		return err == nil && events == sent && revisions == 2
+		return err == nil && events == sent && revisions == 3
 	}, 30*time.Second, 50*time.Millisecond, "events and revisions in PostgreSQL\n%s", pr.logText())
 	admin := n.connect(t, "policy-admin")
 	obs, err := admin.ObjectStore(ctx, natsconn.PolicySnapshotBucket)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		info, err := obs.GetInfo(ctx, "app/"+demoApp)
-		return err == nil && info.Metadata["revision"] == "2"
+		return err == nil && info.Metadata["revision"] == "3"
 	}, 30*time.Second, 50*time.Millisecond, "compacted snapshot\n%s", pr.logText())
 
 	require.Empty(t, n.violations.all(), "every role ran within its permissions")
