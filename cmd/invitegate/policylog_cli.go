@@ -30,7 +30,7 @@ type logCLIOptions struct {
 
 func (o *logCLIOptions) register(f *flags, e env, withWait bool) {
 	c := &o.nats
-	f.String(&c.URL, "nats-url", "", "NATS URL (or comma-separated URLs) of the policy log (required; for `invitegate run` start it with --embedded-nats-addr)")
+	f.String(&c.URL, "nats-url", "", "NATS URL (or comma-separated URLs) of the policy log (required; for 'invitegate run' start it with --embedded-nats-addr)")
 	f.String(&c.CredsFile, "nats-creds", "", "NATS credentials file (JWT and nkey seed)")
 	f.String(&c.NKeyFile, "nats-nkey", "", "file holding an nkey seed")
 	f.String(&c.TLSCA, "nats-tls-ca", "", "PEM file of CAs that verify the NATS server")

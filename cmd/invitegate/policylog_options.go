@@ -30,7 +30,7 @@ type policyOptions struct {
 func (o *policyOptions) register(f *flags, ingress, projector bool) {
 	o.ingress, o.projector = ingress, projector
 	if ingress {
-		f.String(&o.follow.ReplicaID, "replica-id", "", "this replica's name in `invitegate policy status` (letters, digits, - and _); default <hostname>-<pid>")
+		f.String(&o.follow.ReplicaID, "replica-id", "", "this replica's name in 'invitegate policy status' (letters, digits, - and _); default <hostname>-<pid>")
 		f.Duration(&o.follow.StatusInterval, "policy-status-interval", policyfeed.DefaultStatusInterval, "how often the replica refreshes its policy status (it also reports each new revision at once)")
 		f.Duration(&o.startWait, "policy-start-wait", 5*time.Second, "at start, wait this long for the policy log to be caught up before listening (then serve what is loaded)")
 	}
