@@ -84,11 +84,11 @@ func (f *Follower) follow(ctx context.Context) error {
 	defer rd.Stop()
 	defer context.AfterFunc(ctx, rd.Stop)() // unblocks a Next stuck recreating the consumer
 	if head <= f.fold.Position() {
-		f.flush(time.Time{})
-		f.markCaughtUp()
-		if head == 0 {
+		if head == 0 { // before caught up is signalled: the ingress listens with the file loaded
 			f.fallBackToSeed("the policy log of this app is empty")
 		}
+		f.flush(time.Time{})
+		f.markCaughtUp()
 	}
 	for n := 1; ; n++ {
 		rec, pending, err := rd.Next(ctx)
