@@ -26,7 +26,11 @@ func TestMigrateUpProvisionsNATS(t *testing.T) {
 	require.Equal(t, exitFailure, code)
 	require.Contains(t, stderr, "stream INVITEGATE_EVENTS: not provisioned: run `invitegate migrate up")
 
-	code, out, stderr := runMain(t, nil, "migrate", "up", "--database-url", dsn, "--nats-url", srv.ClientURL())
+	code, out, stderr := runMain(t, nil, "migrate", "status", "--database-url", pgtest.NewMigrated(t), "--nats-url", srv.ClientURL())
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, out, "stream INVITEGATE_EVENTS: missing\nstream INVITEGATE_POLICY: missing\n")
+
+	code, out, stderr = runMain(t, nil, "migrate", "up", "--database-url", dsn, "--nats-url", srv.ClientURL())
 	require.Equal(t, exitOK, code, stderr)
 	require.Contains(t, out, "00001_events.sql")
 	require.Contains(t, out, "stream INVITEGATE_EVENTS: created\nstream INVITEGATE_POLICY: created\n"+
@@ -41,4 +45,7 @@ func TestMigrateUpProvisionsNATS(t *testing.T) {
 	require.Equal(t, time.Hour, s.CachedInfo().Config.MaxAge)
 	_, err = natsconn.EnsurePolicyStores(t.Context(), js, natsconn.PolicyStreamConfig{Provision: natsconn.ProvisionNever})
 	require.NoError(t, err)
+	code, out, stderr = runMain(t, nil, "migrate", "status", "--database-url", dsn, "--nats-url", srv.ClientURL())
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, out, "kv invitegate_policy_status: present\nobject store invitegate_policy_snapshots: present\n")
 }

@@ -142,7 +142,8 @@ func cmdMigrate(ctx context.Context, e env, args []string) error {
 			"With --nats-url, up also creates or updates the JetStream streams and buckets\n"+
 			"(INVITEGATE_EVENTS, INVITEGATE_POLICY, the policy status and snapshot buckets) to the\n"+
 			"--js-replicas, --events-max-age and --events-duplicate-window given: the services only\n"+
-			"look them up, so their NATS users need no right to create or update a stream.", e.getenv)
+			"look them up, so their NATS users need no right to create or update a stream; status\n"+
+			"also says which of them exist.", e.getenv)
 	f.String(&dsn, "database-url", "postgres://postgres@127.0.0.1:5432/invitegate?sslmode=disable", "PostgreSQL URL")
 	no.register(f, false)
 	rest, err := parseFlags(f, args, e)
@@ -169,15 +170,15 @@ func cmdMigrate(ctx context.Context, e env, args []string) error {
 	if s := strings.TrimSpace(report.String()); s != "" {
 		fmt.Fprintln(e.stdout, s)
 	}
-	if err != nil || rest[0] != "up" || no.cfg.URL == "" {
+	if err != nil || rest[0] == "down" || no.cfg.URL == "" {
 		return err
 	}
-	return provisionNATS(ctx, e, no)
+	return migrateNATS(ctx, e, no, rest[0] == "up")
 }
 
-// provisionNATS creates or updates the streams and buckets (migrate up
-// --nats-url) and prints what it did.
-func provisionNATS(ctx context.Context, e env, no natsOptions) error {
+// migrateNATS creates or updates the streams and buckets (migrate up
+// --nats-url) and prints what it did, or prints which exist (status).
+func migrateNATS(ctx context.Context, e env, no natsOptions, up bool) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	nc, err := natsconn.Connect(ctx, no.cfg, nil, slog.New(slog.DiscardHandler))
@@ -191,6 +192,13 @@ func provisionNATS(ctx context.Context, e env, no natsOptions) error {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("jetstream context: %w", err)
+	}
+	if !up {
+		stores, err := natsconn.Inventory(ctx, js)
+		for _, s := range stores {
+			fmt.Fprintln(e.stdout, s)
+		}
+		return err
 	}
 	done, err := natsconn.Provision(ctx, js, no.stream,
 		natsconn.PolicyStreamConfig{Replicas: no.stream.Replicas})

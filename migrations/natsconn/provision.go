@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/invitegate/invitegate/decider"
 )
 
 // Provisioning says what a service may do about the streams and buckets it
@@ -137,6 +139,50 @@ func ensureObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstrea
 	return obs, nil
 }
 
+// Store is one stream or bucket invitegate uses, and whether it exists.
+type Store struct {
+	Kind   string // stream, kv or object store
+	Name   string
+	Exists bool
+}
+
+func (s Store) String() string {
+	state := "missing"
+	if s.Exists {
+		state = "present"
+	}
+	return fmt.Sprintf("%s %s: %s", s.Kind, s.Name, state)
+}
+
+// Inventory looks up every stream and bucket invitegate uses
+// (`invitegate migrate status --nats-url URL`).
+func Inventory(ctx context.Context, js jetstream.JetStream) ([]Store, error) {
+	stores := []Store{
+		{Kind: "stream", Name: decider.EventStream},
+		{Kind: "stream", Name: decider.PolicyStream},
+		{Kind: "kv", Name: PolicyStatusBucket},
+		{Kind: "object store", Name: PolicySnapshotBucket},
+	}
+	for i := range stores {
+		var err error
+		switch stores[i].Kind {
+		case "stream":
+			_, err = js.Stream(ctx, stores[i].Name)
+		case "kv":
+			_, err = js.KeyValue(ctx, stores[i].Name)
+		default:
+			_, err = js.ObjectStore(ctx, stores[i].Name)
+		}
+		switch {
+		case err == nil:
+			stores[i].Exists = true
+		case !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, jetstream.ErrBucketNotFound):
+			return nil, fmt.Errorf("look up %s %s: %w", stores[i].Kind, stores[i].Name, err)
+		}
+	}
+	return stores, nil
+}
+
 // Provisioned is one stream or bucket `migrate up` ensured.
 type Provisioned struct {
 	Kind    string // stream, kv or object store
@@ -158,28 +204,9 @@ func (p Provisioned) String() string {
 // whatever the Provisioning fields of events and policy say. Running it
 // again with the same configuration changes nothing.
 func Provision(ctx context.Context, js jetstream.JetStream, events EventStreamConfig, policy PolicyStreamConfig) ([]Provisioned, error) {
-	names := []Provisioned{
-		{Kind: "stream", Name: events.StreamConfig().Name},
-		{Kind: "stream", Name: policy.StreamConfig().Name},
-		{Kind: "kv", Name: PolicyStatusBucket},
-		{Kind: "object store", Name: PolicySnapshotBucket},
-	}
-	for i := range names {
-		var err error
-		switch names[i].Kind {
-		case "stream":
-			_, err = js.Stream(ctx, names[i].Name)
-		case "kv":
-			_, err = js.KeyValue(ctx, names[i].Name)
-		default:
-			_, err = js.ObjectStore(ctx, names[i].Name)
-		}
-		switch {
-		case errors.Is(err, jetstream.ErrStreamNotFound), errors.Is(err, jetstream.ErrBucketNotFound):
-			names[i].Created = true
-		case err != nil:
-			return nil, fmt.Errorf("look up %s %s: %w", names[i].Kind, names[i].Name, err)
-		}
+	stores, err := Inventory(ctx, js)
+	if err != nil {
+		return nil, err
 	}
 	events.Provision, policy.Provision = ProvisionUpdate, ProvisionUpdate
 	if _, err := EnsureEventStream(ctx, js, events); err != nil {
@@ -188,5 +215,9 @@ func Provision(ctx context.Context, js jetstream.JetStream, events EventStreamCo
 	if _, err := EnsurePolicyStores(ctx, js, policy); err != nil {
 		return nil, err
 	}
-	return names, nil
+	done := make([]Provisioned, len(stores))
+	for i, s := range stores {
+		done[i] = Provisioned{Kind: s.Kind, Name: s.Name, Created: !s.Exists}
+	}
+	return done, nil
 }

@@ -48,11 +48,20 @@ func TestProvisionCreatesThenUpdates(t *testing.T) {
 	t.Parallel()
 	b := setup(t, EmbeddedConfig{})
 	ctx := t.Context()
+	inv, err := Inventory(ctx, b.js)
+	require.NoError(t, err)
+	require.Equal(t, "stream INVITEGATE_EVENTS: missing", inv[0].String())
 	done, err := Provision(ctx, b.js, EventStreamConfig{}, PolicyStreamConfig{})
 	require.NoError(t, err)
 	require.Equal(t, []string{"stream INVITEGATE_EVENTS: created", "stream INVITEGATE_POLICY: created",
 		"kv invitegate_policy_status: created", "object store invitegate_policy_snapshots: created"}, provisionedLines(done))
 
+	inv, err = Inventory(ctx, b.js)
+	require.NoError(t, err)
+	for _, st := range inv {
+		require.True(t, st.Exists, st.Name)
+	}
+	require.Equal(t, "object store invitegate_policy_snapshots: present", inv[3].String())
 	_, err = EnsureEventStream(ctx, b.js, EventStreamConfig{Provision: ProvisionNever})
 	require.NoError(t, err)
 	st, err := EnsurePolicyStores(ctx, b.js, PolicyStreamConfig{Provision: ProvisionNever})
