@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/invitegate/invitegate/decider"
@@ -78,9 +79,19 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 		s, err = js.Stream(ctx, cfg.Name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("create stream %s: %w", cfg.Name, err)
+		return nil, createError("stream", cfg.Name, err)
 	}
 	return s, nil
+}
+
+// createError explains a create that got no answer: a NATS user without the
+// right to create a stream gets none (the server only reports the
+// permissions violation asynchronously), so it wraps ErrNotProvisioned too.
+func createError(kind, name string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+		return fmt.Errorf("create %s %s: %w (the NATS user may not create it): %w", kind, name, err, ErrNotProvisioned)
+	}
+	return fmt.Errorf("create %s %s: %w", kind, name, err)
 }
 
 // ensureKeyValue is ensureStream for a KV bucket.
@@ -106,7 +117,7 @@ func ensureKeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.K
 		kv, err = js.KeyValue(ctx, cfg.Bucket)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("create kv %s: %w", cfg.Bucket, err)
+		return nil, createError("kv", cfg.Bucket, err)
 	}
 	return kv, nil
 }
@@ -134,7 +145,7 @@ func ensureObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstrea
 		obs, err = js.ObjectStore(ctx, cfg.Bucket)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("create object store %s: %w", cfg.Bucket, err)
+		return nil, createError("object store", cfg.Bucket, err)
 	}
 	return obs, nil
 }

@@ -1,9 +1,12 @@
 package natsconn
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -98,4 +101,30 @@ func TestProvisioningValidate(t *testing.T) {
 	require.ErrorIs(t, EventStreamConfig{Provision: 9}.Validate(), ErrInvalidConfig)
 	require.ErrorIs(t, PolicyStreamConfig{Provision: 9}.Validate(), ErrInvalidConfig)
 	require.Equal(t, "never", ProvisionNever.String())
+}
+
+// A user that may not create a stream gets no answer to the create: the
+// error says so and names `invitegate migrate up`.
+func TestCreateDeniedNamesMigrateUp(t *testing.T) {
+	t.Parallel()
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+		Users: []*server.User{{Username: "svc", Password: "pw", Permissions: &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: []string{"$JS.API.STREAM.INFO.>"}},
+			Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
+		}}}}
+	srv, err := server.NewServer(opts)
+	require.NoError(t, err)
+	go srv.Start()
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	require.True(t, srv.ReadyForConnections(10*time.Second))
+	nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo("svc", "pw"), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	_, err = EnsureEventStream(ctx, js, EventStreamConfig{})
+	require.ErrorIs(t, err, ErrNotProvisioned)
+	require.ErrorContains(t, err, "create stream INVITEGATE_EVENTS: context deadline exceeded (the NATS user may not create it)")
 }
