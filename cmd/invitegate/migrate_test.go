@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +27,16 @@ func TestMigrateUpProvisionsNATS(t *testing.T) {
 	require.Equal(t, exitFailure, code)
 	require.Contains(t, stderr, "stream INVITEGATE_EVENTS: not provisioned: run `invitegate migrate up")
 
+	// An ingress with --no-migrate serves its file meanwhile and says what is missing.
+	ig := startProcess(t, "ingress", "--sdkappid", demoApp, "--policy", "../../deploy/policy/example.yaml",
+		"--insecure-allow-unsigned", "--no-migrate", "--nats-url", srv.ClientURL(), "--policy-start-wait", "10ms",
+		"--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data-dir", t.TempDir())
+	for _, missing := range []string{"stream INVITEGATE_EVENTS: not provisioned: run `invitegate migrate up",
+		"stream INVITEGATE_POLICY: not provisioned: run `invitegate migrate up"} {
+		require.Eventually(t, func() bool { return strings.Contains(ig.logText(), missing) }, 30*time.Second,
+			10*time.Millisecond, "%s\n%s", missing, ig.logText())
+	}
+
 	code, out, stderr := runMain(t, nil, "migrate", "status", "--database-url", pgtest.NewMigrated(t), "--nats-url", srv.ClientURL())
 	require.Equal(t, exitOK, code, stderr)
 	require.Contains(t, out, "stream INVITEGATE_EVENTS: missing\nstream INVITEGATE_POLICY: missing\n")
@@ -35,6 +46,10 @@ func TestMigrateUpProvisionsNATS(t *testing.T) {
 	require.Contains(t, out, "00001_events.sql")
 	require.Contains(t, out, "stream INVITEGATE_EVENTS: created\nstream INVITEGATE_POLICY: created\n"+
 		"kv invitegate_policy_status: created\nobject store invitegate_policy_snapshots: created\n")
+
+	// Once provisioned, the waiting ingress follows the (empty) policy log.
+	require.Eventually(t, func() bool { return strings.Contains(ig.logText(), "policy log caught up") }, 30*time.Second,
+		10*time.Millisecond, ig.logText())
 
 	code, out, stderr = runMain(t, map[string]string{"INVITEGATE_EVENTS_MAX_AGE": "1h"},
 		"migrate", "--nats-url", srv.ClientURL(), "up", "--database-url", dsn)
