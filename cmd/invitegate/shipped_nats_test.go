@@ -187,6 +187,8 @@ func testShippedRoles(t *testing.T, n *shippedNATS) {
 	status, body := get(t, "http://"+ig.admin+"/readyz")
 	require.Equal(t, http.StatusOK, status)
 	require.JSONEq(t, `{"ready":true,"policy_revision":0,"callback_auth":"on"}`, body)
+	status, _ = post(t, ig.callback+"?SdkAppid="+demoApp+"&CallbackCommand=Group.CallbackBeforeInviteJoinGroup", seedSample)
+	require.Equal(t, http.StatusUnauthorized, status, "an unsigned callback is refused")
 	require.JSONEq(t, `{"ActionStatus":"OK","ErrorCode":10101,"ErrorInfo":"You cannot invite users right now."}`,
 		signedPost(t, ig.callback, "spammer1", "jared"))
 
@@ -232,6 +234,8 @@ rules:
 
 	sent := 4 // the invites of spammer1, mallory and eve (twice) are events too
 	deadline := time.Now().Add(30 * time.Second)
+	pace := time.NewTicker(50 * time.Millisecond) // a paced flooder: the statistics arrive every flush
+	defer pace.Stop()
 	for {
 		body := signedPost(t, ig.callback, "flooder", fmt.Sprintf("m%d", sent))
 		sent++
@@ -240,7 +244,7 @@ rules:
 		}
 		require.JSONEq(t, `{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}`, body)
 		require.True(t, time.Now().Before(deadline), "statistics never reached the ingress\n%s\n%s", ig.logText(), pr.logText())
-		time.Sleep(50 * time.Millisecond) // pace the flooder: the statistics arrive every flush
+		<-pace.C
 	}
 
 	// Events, the policy's revisions and the compacted snapshot are stored.
