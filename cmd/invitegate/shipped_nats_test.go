@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -266,8 +267,27 @@ rules:
 		return err == nil && info.Metadata["revision"] == "3"
 	}, 30*time.Second, 50*time.Millisecond, "compacted snapshot\n%s", pr.logText())
 
+	// A new replica starts from the compacted snapshot (downloaded from the
+	// Object Store as the ingress user).
+	ig2 := startProcess(t, append([]string{"ingress", "--sdkappid", demoApp, "--policy", "../../deploy/policy/example.yaml",
+		"--callback-token", shippedToken, "--no-migrate", "--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
+		"--data-dir", t.TempDir(), "--replica-id", "shipped-2"}, n.flags("ingress")...)...)
+	status, body = get(t, "http://"+ig2.admin+"/readyz")
+	require.Equal(t, http.StatusOK, status)
+	require.JSONEq(t, `{"ready":true,"policy_revision":3,"callback_auth":"on"}`, body)
+	require.Contains(t, ig2.logText(), "loaded the compacted policy snapshot")
+	for _, p := range []*process{ig2, pr} { // a graceful stop (the replica removes its status) is within the grants too
+		require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+		select {
+		case err := <-p.exited:
+			require.NoError(t, err, p.logText())
+		case <-time.After(60 * time.Second):
+			t.Fatalf("no exit within 60s of SIGTERM\n%s", p.logText())
+		}
+	}
+
 	require.Empty(t, n.violations.all(), "every role ran within its permissions")
-	require.NotContains(t, ig.logText()+pr.logText(), "not provisioned")
+	require.NotContains(t, ig.logText()+ig2.logText()+pr.logText(), "not provisioned")
 }
 
 // attack is one request a role must be refused.
