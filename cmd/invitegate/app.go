@@ -128,6 +128,10 @@ func runApp(ctx context.Context, logger *slog.Logger, opts []fx.Option) error {
 	startCtx, cancel := context.WithTimeout(ctx, app.StartTimeout())
 	defer cancel()
 	if err := app.Start(startCtx); err != nil {
+		if ctx.Err() != nil { // SIGTERM or SIGINT while starting: fx stopped what had started
+			logger.Info("stopped while starting", "reason", context.Cause(ctx).Error())
+			return nil
+		}
 		return fmt.Errorf("start: %w", err)
 	}
 	select {

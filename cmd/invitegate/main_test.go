@@ -181,3 +181,16 @@ func TestDeployEnvironmentVariablesAreFlags(t *testing.T) {
 		require.Contains(t, ref, "env "+n, "deploy/ sets %s, which no invitegate command reads", n)
 	}
 }
+
+// A signal while the process starts stops it like one after: exit 0.
+func TestSignalWhileStartingIsAStop(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	code := Main(ctx, []string{"ingress", "--events-off", "--insecure-allow-unsigned", "--sdkappid", "1",
+		"--policy", "../../deploy/policy/example.yaml", "--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"},
+		env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }})
+	require.Equal(t, exitOK, code, errb.String())
+	require.Contains(t, errb.String(), "stopped while starting")
+}
