@@ -108,8 +108,8 @@ func loadPolicy(eng *decider.Engine, o *ingressOptions, logger *slog.Logger) err
 
 // ensureEventStream makes sure the event stream exists before the projector
 // creates its consumer on it: it looks it up and, unless --no-migrate,
-// creates it when missing (the ingress's outbox does the same: whichever
-// starts first creates it). Only `migrate up` changes an existing one.
+// creates it when missing or updates it when it differs from the flags (the
+// ingress's outbox does the same: whichever starts first creates it).
 func ensureEventStream(lc fx.Lifecycle, js jetstream.JetStream, cfg natsconn.EventStreamConfig) {
 	lc.Append(fx.StartHook(func(ctx context.Context) error {
 		if _, err := natsconn.EnsureEventStream(ctx, js, cfg); err != nil {

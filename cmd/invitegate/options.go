@@ -96,7 +96,7 @@ func (o *natsOptions) register(f *flags, embedded bool) {
 func (o *natsOptions) registerNoMigrate(f *flags) {
 	f.Bool(&o.noMigrate, "no-migrate", false, "provision nothing at start: neither migrate the PostgreSQL schema nor create a missing JetStream stream or bucket "+
 		"(a missing one fails, naming 'invitegate migrate up', which the shipped manifests run as a setup step), nor seed an empty policy log with --policy "+
-		"(the file is served at revision 0 until 'invitegate policy apply'); without it, what is missing is created and what exists is used as it is")
+		"(the file is served at revision 0 until 'invitegate policy apply'); without it, what is missing is created and what differs from the flags is updated")
 }
 
 // provisioning applies --no-migrate to the stream configuration.

@@ -78,8 +78,14 @@ func (o *logCLIOptions) openLog(ctx context.Context) (*policystore.Log, func(), 
 		closeFn()
 		return nil, nil, fmt.Errorf("jetstream context: %w", err)
 	}
-	// Looked up and used as they are; created only when missing (local use).
-	log, err := policystore.OpenLog(ctx, js, o.app, natsconn.PolicyStreamConfig{Replicas: o.replicas})
+	// Looked up and used as they are (the publisher may not change them);
+	// created, with --js-replicas, only when missing (local use).
+	cfg := natsconn.PolicyStreamConfig{Replicas: o.replicas, Provision: natsconn.ProvisionNever}
+	log, err := policystore.OpenLog(ctx, js, o.app, cfg)
+	if errors.Is(err, natsconn.ErrNotProvisioned) {
+		cfg.Provision = natsconn.ProvisionMissing
+		log, err = policystore.OpenLog(ctx, js, o.app, cfg)
+	}
 	if err != nil {
 		closeFn()
 		return nil, nil, err

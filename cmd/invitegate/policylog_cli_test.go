@@ -19,6 +19,7 @@ import (
 
 	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/ingress/policyfeed"
+	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/invitegate/invitegate/migrations/natsconn/natstest"
 )
 
@@ -237,4 +238,23 @@ func TestPolicyHelp(t *testing.T) {
 	for name := range policySubcommands {
 		require.Contains(t, out, fmt.Sprintf("  %-9s ", name))
 	}
+}
+
+// The CLI creates the policy log's stream and buckets only when missing; it
+// never changes existing ones (the policy publisher may not), whatever its
+// flags say.
+func TestCLIUsesTheLogAsItIs(t *testing.T) {
+	t.Parallel()
+	b := setupCLI(t)
+	_, err := natsconn.EnsurePolicyStores(t.Context(), b.js, natsconn.PolicyStreamConfig{StatusTTL: 30 * time.Second, Duplicates: time.Minute})
+	require.NoError(t, err)
+	b.ok(t, "", "policy", "history")
+	s, err := b.js.Stream(t.Context(), decider.PolicyStream)
+	require.NoError(t, err)
+	require.Equal(t, time.Minute, s.CachedInfo().Config.Duplicates, "not updated to the CLI's default")
+	kv, err := b.js.KeyValue(t.Context(), natsconn.PolicyStatusBucket)
+	require.NoError(t, err)
+	st, err := kv.Status(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 30*time.Second, st.TTL())
 }

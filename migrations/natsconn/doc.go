@@ -6,12 +6,13 @@
 //
 // Streams and buckets are provisioned like the PostgreSQL schema: Provision
 // (`invitegate migrate up --nats-url URL`) creates or updates them, with
-// credentials allowed to. A service only looks each one up
-// (EnsureEventStream, EnsurePolicyStores) and uses it as it is; it creates
-// a missing one with ProvisionMissing (local use, the embedded server) and
-// never with ProvisionNever (--no-migrate), where a missing one is
-// ErrNotProvisioned. So the services' NATS users need no right to create or
-// update a stream.
+// credentials allowed to. A service looks each one up first
+// (EnsureEventStream, EnsurePolicyStores) and sends no create or update for
+// one that is as it needs it. With ProvisionMissing (local use, the
+// embedded server) it creates a missing one and updates one that differs;
+// with ProvisionNever (--no-migrate) it never does: a missing one is
+// ErrNotProvisioned and one that differs is used as it is. So the services'
+// NATS users need no right to create or update a stream.
 //
 // Place in the flow:
 //

@@ -35,7 +35,8 @@ type PolicyStreamConfig struct {
 	// Default 1 minute; replicas refresh well within it.
 	StatusTTL time.Duration
 	// Provision says whether EnsurePolicyStores may create a missing
-	// stream or bucket (see EventStreamConfig.Provision).
+	// stream or bucket, or update one that differs (see
+	// EventStreamConfig.Provision).
 	Provision Provisioning
 }
 
@@ -96,9 +97,11 @@ type PolicyStores struct {
 }
 
 // EnsurePolicyStores returns the policy stream, the status KV bucket and
-// the snapshot Object Store. It looks each up first and uses it as it is;
-// one that is missing it creates, unless cfg.Provision is ProvisionNever
-// (then the error wraps ErrNotProvisioned). With ProvisionUpdate it
+// the snapshot Object Store. It looks each up first and sends nothing more
+// for one that already has cfg; one that is missing it creates and one that
+// differs it updates, unless cfg.Provision is ProvisionNever (then a
+// missing one is an error wrapping ErrNotProvisioned, one that differs is
+// used as it is). With ProvisionUpdate it
 // creates or updates each to cfg; calling it again with the same cfg
 // changes nothing.
 func EnsurePolicyStores(ctx context.Context, js jetstream.JetStream, cfg PolicyStreamConfig) (PolicyStores, error) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/invitegate/invitegate/decider"
@@ -14,17 +13,21 @@ import (
 // Provisioning says what a service may do about the streams and buckets it
 // uses. They are provisioned like the PostgreSQL schema: `invitegate migrate
 // up --nats-url URL` creates or updates them (ProvisionUpdate), with
-// credentials allowed to; a service only looks each one up and uses it as it
-// is, so its credentials need no stream create or update right.
+// credentials allowed to. A service looks each one up first and sends no
+// create or update for one that is as it needs it; with ProvisionNever
+// (--no-migrate) it never does, so its credentials need no stream create or
+// update right.
 type Provisioning uint8
 
 const (
-	// ProvisionMissing (the default) looks each stream and bucket up and
-	// creates one that is missing, never updating one that exists: local
-	// use and the embedded server, where nobody ran `migrate up`.
+	// ProvisionMissing (the default) looks each stream and bucket up,
+	// creates one that is missing and updates one that differs from the
+	// configuration; one that matches gets no request but the look-up:
+	// local use and the embedded server, where nobody ran `migrate up`.
 	ProvisionMissing Provisioning = iota
-	// ProvisionNever only looks them up: a missing one fails with
-	// ErrNotProvisioned (--no-migrate, set in the shipped manifests).
+	// ProvisionNever only looks them up and uses them as they are: a
+	// missing one fails with ErrNotProvisioned (--no-migrate, set in the
+	// shipped manifests).
 	ProvisionNever
 	// ProvisionUpdate creates what is missing and updates what exists to
 	// the configuration: `invitegate migrate up`.
@@ -53,101 +56,6 @@ func (p Provisioning) validate() error {
 		return invalid("provisioning %d unknown", uint8(p))
 	}
 	return nil
-}
-
-// ensureStream returns the stream cfg.Name as p allows: looked up, created
-// when missing, or created or updated.
-func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig, p Provisioning) (jetstream.Stream, error) {
-	if p == ProvisionUpdate {
-		s, err := js.CreateOrUpdateStream(ctx, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("create or update stream %s: %w", cfg.Name, err)
-		}
-		return s, nil
-	}
-	s, err := js.Stream(ctx, cfg.Name)
-	switch {
-	case err == nil:
-		return s, nil
-	case !errors.Is(err, jetstream.ErrStreamNotFound):
-		return nil, fmt.Errorf("look up stream %s: %w", cfg.Name, err)
-	case p == ProvisionNever:
-		return nil, fmt.Errorf("stream %s: %w", cfg.Name, ErrNotProvisioned)
-	}
-	s, err = js.CreateStream(ctx, cfg)
-	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // created meanwhile by another process
-		s, err = js.Stream(ctx, cfg.Name)
-	}
-	if err != nil {
-		return nil, createError("stream", cfg.Name, err)
-	}
-	return s, nil
-}
-
-// createError explains a create that got no answer: a NATS user without the
-// right to create a stream gets none (the server only reports the
-// permissions violation asynchronously), so it wraps ErrNotProvisioned too.
-func createError(kind, name string, err error) error {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
-		return fmt.Errorf("create %s %s: %w (the NATS user may not create it): %w", kind, name, err, ErrNotProvisioned)
-	}
-	return fmt.Errorf("create %s %s: %w", kind, name, err)
-}
-
-// ensureKeyValue is ensureStream for a KV bucket.
-func ensureKeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig, p Provisioning) (jetstream.KeyValue, error) {
-	if p == ProvisionUpdate {
-		kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("create or update kv %s: %w", cfg.Bucket, err)
-		}
-		return kv, nil
-	}
-	kv, err := js.KeyValue(ctx, cfg.Bucket)
-	switch {
-	case err == nil:
-		return kv, nil
-	case !errors.Is(err, jetstream.ErrBucketNotFound):
-		return nil, fmt.Errorf("look up kv %s: %w", cfg.Bucket, err)
-	case p == ProvisionNever:
-		return nil, fmt.Errorf("kv %s: %w", cfg.Bucket, ErrNotProvisioned)
-	}
-	kv, err = js.CreateKeyValue(ctx, cfg)
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		kv, err = js.KeyValue(ctx, cfg.Bucket)
-	}
-	if err != nil {
-		return nil, createError("kv", cfg.Bucket, err)
-	}
-	return kv, nil
-}
-
-// ensureObjectStore is ensureStream for an Object Store bucket.
-func ensureObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstream.ObjectStoreConfig, p Provisioning) (jetstream.ObjectStore, error) {
-	if p == ProvisionUpdate {
-		obs, err := js.CreateOrUpdateObjectStore(ctx, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("create or update object store %s: %w", cfg.Bucket, err)
-		}
-		return obs, nil
-	}
-	obs, err := js.ObjectStore(ctx, cfg.Bucket)
-	switch {
-	case err == nil:
-		return obs, nil
-	case !errors.Is(err, jetstream.ErrBucketNotFound):
-		return nil, fmt.Errorf("look up object store %s: %w", cfg.Bucket, err)
-	case p == ProvisionNever:
-		return nil, fmt.Errorf("object store %s: %w", cfg.Bucket, ErrNotProvisioned)
-	}
-	obs, err = js.CreateObjectStore(ctx, cfg)
-	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) || errors.Is(err, jetstream.ErrBucketExists) {
-		obs, err = js.ObjectStore(ctx, cfg.Bucket)
-	}
-	if err != nil {
-		return nil, createError("object store", cfg.Bucket, err)
-	}
-	return obs, nil
 }
 
 // Store is one stream or bucket invitegate uses, and whether it exists.

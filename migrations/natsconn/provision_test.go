@@ -107,9 +107,58 @@ func TestProvisioningValidate(t *testing.T) {
 // error says so and names `invitegate migrate up`.
 func TestCreateDeniedNamesMigrateUp(t *testing.T) {
 	t.Parallel()
+	b := permissionedServer(t, []string{"$JS.API.STREAM.INFO.>"})
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	_, err := EnsureEventStream(ctx, b.svc, EventStreamConfig{})
+	require.ErrorIs(t, err, ErrNotProvisioned)
+	require.ErrorContains(t, err, "create stream INVITEGATE_EVENTS: context deadline exceeded (the NATS user may not create it)")
+}
+
+// A service whose user may only look streams up works as long as they are
+// as it needs them: it sends no create or update then. One that differs is
+// updated with ProvisionMissing (denied here: the error names migrate up)
+// and used as it is with ProvisionNever.
+func TestNoRequestForWhatIsAsNeeded(t *testing.T) {
+	t.Parallel()
+	lookups := []string{"$JS.API.STREAM.INFO.>", "$JS.API.DIRECT.GET.>", "$JS.API.STREAM.MSG.GET.>"}
+	b := permissionedServer(t, lookups)
+	ctx := t.Context()
+	_, err := Provision(ctx, b.admin, EventStreamConfig{}, PolicyStreamConfig{})
+	require.NoError(t, err)
+
+	_, err = EnsureEventStream(ctx, b.svc, EventStreamConfig{})
+	require.NoError(t, err)
+	_, err = EnsurePolicyStores(ctx, b.svc, PolicyStreamConfig{})
+	require.NoError(t, err)
+
+	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	_, err = EnsureEventStream(short, b.svc, EventStreamConfig{MaxAge: time.Hour})
+	require.ErrorIs(t, err, ErrNotProvisioned)
+	require.ErrorContains(t, err, "update stream INVITEGATE_EVENTS: context deadline exceeded (the NATS user may not update it)")
+	_, err = EnsureEventStream(ctx, b.svc, EventStreamConfig{MaxAge: time.Hour, Provision: ProvisionNever})
+	require.NoError(t, err)
+	_, err = EnsurePolicyStores(ctx, b.svc, PolicyStreamConfig{StatusTTL: time.Hour, Replicas: 1, Provision: ProvisionNever})
+	require.NoError(t, err)
+
+	// Buckets that differ are updated too.
+	st, err := EnsurePolicyStores(ctx, b.admin, PolicyStreamConfig{StatusTTL: 30 * time.Second})
+	require.NoError(t, err)
+	kvs, err := st.Status.Status(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 30*time.Second, kvs.TTL())
+}
+
+type permissioned struct{ admin, svc jetstream.JetStream }
+
+// permissionedServer starts a JetStream server with a user "admin" that
+// may do anything and a user "svc" that may publish only to svcAllow.
+func permissionedServer(t *testing.T, svcAllow []string) permissioned {
+	t.Helper()
 	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-		Users: []*server.User{{Username: "svc", Password: "pw", Permissions: &server.Permissions{
-			Publish:   &server.SubjectPermission{Allow: []string{"$JS.API.STREAM.INFO.>"}},
+		Users: []*server.User{{Username: "admin", Password: "pw"}, {Username: "svc", Password: "pw", Permissions: &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: svcAllow},
 			Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
 		}}}}
 	srv, err := server.NewServer(opts)
@@ -117,14 +166,18 @@ func TestCreateDeniedNamesMigrateUp(t *testing.T) {
 	go srv.Start()
 	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
 	require.True(t, srv.ReadyForConnections(10*time.Second))
-	nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo("svc", "pw"), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
-	defer cancel()
-	_, err = EnsureEventStream(ctx, js, EventStreamConfig{})
-	require.ErrorIs(t, err, ErrNotProvisioned)
-	require.ErrorContains(t, err, "create stream INVITEGATE_EVENTS: context deadline exceeded (the NATS user may not create it)")
+	var b permissioned
+	for _, u := range []string{"admin", "svc"} {
+		nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo(u, "pw"), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+		require.NoError(t, err)
+		t.Cleanup(nc.Close)
+		js, err := jetstream.New(nc)
+		require.NoError(t, err)
+		if u == "admin" {
+			b.admin = js
+		} else {
+			b.svc = js
+		}
+	}
+	return b
 }

@@ -37,9 +37,9 @@ type EventStreamConfig struct {
 	// refused batches, and spills them to its spool.
 	MaxBytes int64
 	// Provision says whether EnsureEventStream may create the stream when
-	// it is missing (ProvisionMissing, the default), must only look it up
-	// (ProvisionNever), or creates or updates it (ProvisionUpdate, `migrate
-	// up`). Only ProvisionUpdate ever changes an existing stream.
+	// it is missing and update it when it differs (ProvisionMissing, the
+	// default), must only look it up (ProvisionNever), or creates or
+	// updates it unconditionally (ProvisionUpdate, `migrate up`).
 	Provision Provisioning
 }
 
@@ -99,8 +99,10 @@ func (c EventStreamConfig) StreamConfig() jetstream.StreamConfig {
 }
 
 // EnsureEventStream returns the event stream. It looks it up first and
-// uses it as it is; when it is missing it creates it, unless cfg.Provision
-// is ProvisionNever (then the error wraps ErrNotProvisioned). With
+// sends nothing more when it already has cfg; when it is missing it creates
+// it and when it differs it updates it, unless cfg.Provision is
+// ProvisionNever (then a missing one is an error wrapping
+// ErrNotProvisioned, one that differs is used as it is). With
 // ProvisionUpdate it creates or updates it to cfg; calling it again with
 // the same cfg changes nothing.
 func EnsureEventStream(ctx context.Context, js jetstream.JetStream, cfg EventStreamConfig) (jetstream.Stream, error) {
