@@ -24,6 +24,7 @@ type composeService struct {
 	Build       *struct{ Context, Dockerfile string }
 	Command     []string
 	Environment map[string]string
+	Restart     string
 	Volumes     []string
 	ReadOnly    bool     `yaml:"read_only"`
 	CapDrop     []string `yaml:"cap_drop"`
@@ -31,14 +32,18 @@ type composeService struct {
 }
 
 // composeDefaults resolves ${VAR:-default} to its default and ${VAR} to "",
-// as docker compose does without an .env file.
-var composeDefaults = regexp.MustCompile(`\$\{[A-Z0-9_]+(:-([^}]*))?\}`)
+// as docker compose does without an .env file; a required ${VAR:?message}
+// (compose refuses to start without it) resolves to "required".
+var composeDefaults = regexp.MustCompile(`\$\{[A-Z0-9_]+(:-([^}]*)|:\?([^}]*))?\}`)
 
 func loadCompose(t *testing.T) composeFile {
 	t.Helper()
 	data, err := os.ReadFile(ComposeFile)
 	require.NoError(t, err)
 	data = composeDefaults.ReplaceAllFunc(data, func(m []byte) []byte {
+		if composeDefaults.FindSubmatch(m)[3] != nil {
+			return []byte("required")
+		}
 		return composeDefaults.ReplaceAll(m, []byte("$2"))
 	})
 	var c composeFile
@@ -230,4 +235,43 @@ func TestComposeAnalytics(t *testing.T) {
 	require.Contains(t, string(script), "CREATE ROLE "+pg.User+" LOGIN")
 	require.Contains(t, string(script), "IN ROLE invitegate_analyst")
 	require.Equal(t, c.Services["grafana"].Environment["GRAFANA_DB_PASSWORD"], postgres.Environment["GRAFANA_DB_PASSWORD"])
+}
+
+// Compose ships no callback token: it comes from deploy/compose/.env, and
+// compose refuses to start without it (as the ingress would).
+func TestComposeRequiresTheCallbackToken(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(ComposeFile)
+	require.NoError(t, err)
+	require.Regexp(t, `INVITEGATE_CALLBACK_TOKEN: \$\{INVITEGATE_CALLBACK_TOKEN:\?[^}]+\}`, string(data))
+	c := loadCompose(t)
+	for name, role := range invitegateServices {
+		if role == "ingress" {
+			require.Equal(t, "required", c.Services[name].Environment["INVITEGATE_CALLBACK_TOKEN"], name)
+		}
+	}
+}
+
+// The migrate service provisions the schema, streams and buckets once, as
+// the NATS user migrate; every other invitegate service waits for it to
+// succeed and provisions nothing itself.
+func TestComposeMigrateFirst(t *testing.T) {
+	t.Parallel()
+	c := loadCompose(t)
+	m := c.Services["migrate"]
+	require.Equal(t, []string{"migrate", "up"}, m.Command)
+	require.Equal(t, "no", m.Restart)
+	u, err := url.Parse(m.Environment["INVITEGATE_NATS_URL"])
+	require.NoError(t, err)
+	pw, _ := u.User.Password()
+	require.Equal(t, "migrate", u.User.Username())
+	require.Equal(t, c.Services["nats"].Environment["NATS_MIGRATE_PASSWORD"], pw)
+	require.Equal(t, c.Services["projector"].Environment["INVITEGATE_DATABASE_URL"], m.Environment["INVITEGATE_DATABASE_URL"])
+	for name := range invitegateServices {
+		s := c.Services[name]
+		require.Equal(t, "true", s.Environment["INVITEGATE_NO_MIGRATE"], name)
+		deps, ok := s.DependsOn.(map[string]any)
+		require.True(t, ok, name)
+		require.Equal(t, map[string]any{"condition": "service_completed_successfully"}, deps["migrate"], name)
+	}
 }

@@ -8,7 +8,7 @@ import (
 // files holds the deployment files that the exported functions read, so that
 // they work from any working directory and from a test binary elsewhere.
 //
-//go:embed grafana/invitegate.json grafana/invite-trends.json prometheus/alerts.yaml compose/compose.yaml k8s
+//go:embed grafana/invitegate.json grafana/invite-trends.json prometheus/alerts.yaml compose/compose.yaml compose/nats.conf k8s
 var files embed.FS
 
 // Paths of the embedded files, relative to deploy/.

@@ -37,18 +37,14 @@ func TestExampleOverlay(t *testing.T) {
 		}
 	}
 
-	// PostgreSQL from CloudNativePG: the projector reads the operator's app Secret.
+	// PostgreSQL from CloudNativePG: the projector and the migrate Job read
+	// the operator's app Secret.
 	require.Len(t, b.all("Cluster"), 1)
-	var projector workload
-	b.get(t, "Deployment", "invitegate-projector", &projector)
-	var dbURL *envVar
-	for i, e := range projector.Spec.Template.Spec.Containers[0].Env {
-		if e.Name == "INVITEGATE_DATABASE_URL" {
-			dbURL = &projector.Spec.Template.Spec.Containers[0].Env[i]
-		}
+	for kind, name := range map[string]string{"Deployment": "invitegate-projector", "Job": "invitegate-migrate"} {
+		var w workload
+		b.get(t, kind, name, &w)
+		require.Equal(t, "invitegate-pg-app/uri", containerEnv(w.Spec.Template.Spec.Containers[0])["INVITEGATE_DATABASE_URL"], name)
 	}
-	require.NotNil(t, dbURL)
-	require.Equal(t, ref{Name: "invitegate-pg-app", Key: "uri"}, *dbURL.ValueFrom.SecretKeyRef)
 
 	var ing struct {
 		Spec struct {

@@ -138,12 +138,12 @@ func (b built) get(t *testing.T, kind, name string, v any) {
 	require.Failf(t, "missing object", "%s/%s", kind, name)
 }
 
-// workloads returns every Deployment and StatefulSet.
+// workloads returns every Deployment, StatefulSet and Job.
 func (b built) workloads(t *testing.T) []workload {
 	t.Helper()
 	var out []workload
 	for _, o := range b.objects {
-		if o.Kind == "Deployment" || o.Kind == "StatefulSet" {
+		if o.Kind == "Deployment" || o.Kind == "StatefulSet" || o.Kind == "Job" {
 			var w workload
 			require.NoError(t, json.Unmarshal(o.raw, &w))
 			out = append(out, w)

@@ -100,15 +100,21 @@ func HandlePprof(mux *http.ServeMux) {
 }
 
 // readyz answers 200 once the engine holds a policy snapshot, else 503.
+// Either way it says whether callbacks must be signed ("callback_auth":
+// "on" with a CallbackToken, "off" without).
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	auth := `,"callback_auth":"on"}`
+	if s.handler.cfg.CallbackToken == "" {
+		auth = `,"callback_auth":"off"}`
+	}
 	snap := s.handler.engine.Snapshot()
 	if snap == nil {
 		writeAnswer(w, http.StatusServiceUnavailable,
-			[]byte(`{"ready":false,"reason":"no policy snapshot loaded"}`))
+			[]byte(`{"ready":false,"reason":"no policy snapshot loaded"`+auth))
 		return
 	}
 	b := strconv.AppendUint([]byte(`{"ready":true,"policy_revision":`), snap.Revision(), 10)
-	writeAnswer(w, http.StatusOK, append(b, '}'))
+	writeAnswer(w, http.StatusOK, append(b, auth...))
 }
 
 // Start binds both listeners now, so that an address in use fails here,

@@ -57,17 +57,22 @@ func TestServerReadyz(t *testing.T) {
 
 	status, body, h := get(t, c, admin+"/readyz")
 	require.Equal(t, http.StatusServiceUnavailable, status)
-	require.Equal(t, `{"ready":false,"reason":"no policy snapshot loaded"}`, body)
+	require.Equal(t, `{"ready":false,"reason":"no policy snapshot loaded","callback_auth":"off"}`, body)
 	require.Equal(t, "application/json", h.Get("Content-Type"))
 
 	loadPolicy(t, b.h.engine, testPolicy, 42)
 	status, body, _ = get(t, c, admin+"/readyz")
 	require.Equal(t, http.StatusOK, status)
-	require.Equal(t, `{"ready":true,"policy_revision":42}`, body)
+	require.Equal(t, `{"ready":true,"policy_revision":42,"callback_auth":"off"}`, body)
 
 	status, body, _ = get(t, c, admin+"/healthz")
 	require.Equal(t, http.StatusOK, status)
 	require.Equal(t, `{"alive":true}`, body)
+
+	signed := startServer(t, setup(t, func(c *Config) { c.CallbackToken = "t" }))
+	status, body, _ = get(t, c, "http://"+signed.AdminAddr().String()+"/readyz")
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, `{"ready":true,"policy_revision":7,"callback_auth":"on"}`, body)
 }
 
 func TestServerMetrics(t *testing.T) {

@@ -47,7 +47,7 @@ type env struct {
 
 func (e *env) ingress(ctx context.Context, name, note string, extra ...string) (*target, error) {
 	args := append([]string{"--sdkappid", e.appID, "--policy", e.policy, "--http-addr", "127.0.0.1:0",
-		"--admin-addr", "127.0.0.1:0", "--data-dir", filepath.Join(e.tmp, name)}, extra...)
+		"--admin-addr", "127.0.0.1:0", "--data-dir", filepath.Join(e.tmp, name), "--insecure-allow-unsigned"}, extra...)
 	ig, err := faults.StartInvitegate(ctx, e.bins.Invitegate, "ingress", nil, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)

@@ -108,8 +108,9 @@ func loadPolicy(eng *decider.Engine, o *ingressOptions, logger *slog.Logger) err
 }
 
 // ensureEventStream makes sure the event stream exists before the projector
-// creates its consumer on it (the ingress's outbox also ensures it, with the
-// same configuration: whichever starts first creates it).
+// creates its consumer on it: it looks it up and, unless --no-migrate,
+// creates it when missing or updates it when it differs from the flags (the
+// ingress's outbox does the same: whichever starts first creates it).
 func ensureEventStream(lc fx.Lifecycle, js jetstream.JetStream, cfg natsconn.EventStreamConfig) {
 	lc.Append(fx.StartHook(func(ctx context.Context) error {
 		if _, err := natsconn.EnsureEventStream(ctx, js, cfg); err != nil {
@@ -128,6 +129,10 @@ func runApp(ctx context.Context, logger *slog.Logger, opts []fx.Option) error {
 	startCtx, cancel := context.WithTimeout(ctx, app.StartTimeout())
 	defer cancel()
 	if err := app.Start(startCtx); err != nil {
+		if ctx.Err() != nil { // SIGTERM or SIGINT while starting: fx stopped what had started
+			logger.Info("stopped while starting", "reason", context.Cause(ctx).Error())
+			return nil
+		}
 		return fmt.Errorf("start: %w", err)
 	}
 	select {

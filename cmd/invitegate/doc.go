@@ -12,7 +12,8 @@
 //	invitegate run          every role in one process (embedded NATS without --nats-url)
 //	invitegate ingress      the callback server alone
 //	invitegate projector    the JetStream -> PostgreSQL projector alone
-//	invitegate migrate      up | down | status of the PostgreSQL schema
+//	invitegate migrate      up | down | status of the PostgreSQL schema (and, with
+//	                        --nats-url, of the JetStream streams and buckets)
 //	invitegate policy       check | apply | show | history | diff | rollback | status
 //	invitegate list         add | remove | show: list entries as policy log events
 //	invitegate loadgen      the IM traffic simulator
@@ -22,5 +23,6 @@
 // development binary cmd/invitegate-dev.
 //
 // Every flag --some-flag may also be set by the environment variable
-// INVITEGATE_SOME_FLAG; the flag wins. `invitegate CMD --help` lists them.
+// INVITEGATE_SOME_FLAG; the flag wins. Flags go before or after a command's
+// arguments. `invitegate CMD --help` lists them.
 package main

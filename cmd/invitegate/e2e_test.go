@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -85,6 +86,14 @@ func (p *process) logText() string {
 // startProcess starts the binary with args and waits for "ingress listening".
 func startProcess(t *testing.T, args ...string) *process {
 	t.Helper()
+	return startProcessUntil(t, "ingress listening", args...)
+}
+
+// startProcessUntil starts the binary with args and waits for the log line
+// until: "ingress listening" (callback and admin addresses) or "admin
+// listening" (a projector's admin address).
+func startProcessUntil(t *testing.T, until string, args ...string) *process {
+	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
@@ -100,10 +109,10 @@ func startProcess(t *testing.T, args ...string) *process {
 			p.mu.Lock()
 			p.logs.WriteString(line + "\n")
 			p.mu.Unlock()
-			var rec struct{ Msg, Callback, Admin string }
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "ingress listening" {
+			var rec struct{ Msg, Callback, Admin, Addr string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == until {
 				p.mu.Lock()
-				p.callback, p.admin = rec.Callback, rec.Admin
+				p.callback, p.admin = rec.Callback, cmp.Or(rec.Admin, rec.Addr)
 				p.mu.Unlock()
 				once.Do(func() { close(listening) })
 			}
@@ -117,9 +126,9 @@ func startProcess(t *testing.T, args ...string) *process {
 	select {
 	case <-listening:
 	case err := <-p.exited:
-		t.Fatalf("invitegate exited before listening: %v\n%s", err, p.logText())
+		t.Fatalf("invitegate exited before %q: %v\n%s", until, err, p.logText())
 	case <-time.After(60 * time.Second):
-		t.Fatalf("invitegate did not start listening within 60s\n%s", p.logText())
+		t.Fatalf("invitegate did not log %q within 60s\n%s", until, p.logText())
 	}
 	return p
 }
@@ -176,6 +185,8 @@ func TestRunEndToEnd(t *testing.T) {
 	status, body = get(t, "http://"+p.admin+"/readyz")
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, body, `"policy_revision":1`)
+	require.Contains(t, body, `"callback_auth":"off"`, "run may answer unsigned callbacks, and says so")
+	require.Contains(t, p.logText(), "callback authentication is off")
 
 	// Every answered invite lands in PostgreSQL.
 	ctx := context.Background()

@@ -63,7 +63,10 @@ func (f *flags) Float(p *float64, name string, def float64, help string) {
 var errHelp = errors.New("help requested")
 
 // parse applies environment variables first, then the command line, so a
-// flag always wins over its variable. It returns the positional arguments.
+// flag always wins over its variable. Flags may come before, between or
+// after the positional arguments (`migrate up --database-url URL` and
+// `migrate --database-url URL up` are the same); "--" ends the flags and a
+// lone "-" is positional. It returns the positional arguments in order.
 func (f *flags) parse(args []string, stdout io.Writer) ([]string, error) {
 	var envErr error
 	f.fs.VisitAll(func(fl *flag.Flag) {
@@ -81,14 +84,45 @@ func (f *flags) parse(args []string, stdout io.Writer) ([]string, error) {
 	if envErr != nil {
 		return nil, envErr
 	}
-	if err := f.fs.Parse(args); err != nil {
+	flagArgs, pos := f.split(args)
+	if err := f.fs.Parse(flagArgs); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			f.writeUsage(stdout)
 			return nil, errHelp
 		}
 		return nil, fmt.Errorf("%s: %w (see --help)", f.fs.Name(), err)
 	}
-	return f.fs.Args(), nil
+	return append(f.fs.Args(), pos...), nil
+}
+
+// split separates the flags (with the values of non-boolean ones) from the
+// positional arguments. An unknown flag stays among the flags, alone, so
+// that Parse reports it.
+func (f *flags) split(args []string) (flagArgs, pos []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return flagArgs, append(pos, args[i+1:]...)
+		}
+		if len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a)
+			continue
+		}
+		flagArgs = append(flagArgs, a)
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		fl := f.fs.Lookup(name)
+		if hasValue || fl == nil || isBoolFlag(fl) || i+1 >= len(args) {
+			continue
+		}
+		i++
+		flagArgs = append(flagArgs, args[i])
+	}
+	return flagArgs, pos
+}
+
+func isBoolFlag(fl *flag.Flag) bool {
+	b, ok := fl.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // writeUsage prints the usage line, the summary and every flag, sorted, with

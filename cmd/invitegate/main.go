@@ -38,7 +38,7 @@ func commands() map[string]command {
 		"run":       {"every role in one process: ingress, projector, embedded NATS without --nats-url", cmdRun},
 		"ingress":   {"the callback server alone (decides from the in-memory policy, publishes events)", cmdIngress},
 		"projector": {"the JetStream -> PostgreSQL projector alone", cmdProjector},
-		"migrate":   {"migrate the PostgreSQL schema: up | down | status", cmdMigrate},
+		"migrate":   {"migrate the PostgreSQL schema (and the JetStream streams with --nats-url): up | down | status", cmdMigrate},
 		"decisions": {"why was this refused? a member's or operator's decisions, with rule and policy author", cmdDecisions},
 		"policy":    {"the policy log: check, apply, show, history, diff, rollback, status; the workbench: test, explain, replay", cmdPolicy},
 		"list":      {"change a policy list by events: add|remove NAME ID... (- reads stdin), show NAME", cmdList},

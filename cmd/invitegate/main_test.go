@@ -79,6 +79,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run"}, "--sdkappid (or INVITEGATE_SDKAPPID) is required"},
 		{[]string{"ingress", "--sdkappid", "1", "--fail-mode", "maybe"}, `--fail-mode "maybe"`},
 		{[]string{"ingress", "--sdkappid", "1", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"ingress", "--sdkappid", "1"}, "--callback-token (or INVITEGATE_CALLBACK_TOKEN) is required"},
+		{[]string{"ingress", "--sdkappid", "1"}, "--insecure-allow-unsigned"},
 		{[]string{"projector"}, "--nats-url (or INVITEGATE_NATS_URL) is required"},
 		{[]string{"migrate"}, "want one of up, down, status"},
 		{[]string{"migrate", "sideways"}, `unknown subcommand "sideways"`},
@@ -140,7 +142,7 @@ func TestRunRefusesAnInvalidPolicy(t *testing.T) {
 	t.Parallel()
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte("apiVersion: invitegate/v1\nrules: [{name: x, reject: 'operator +'}]\n"), 0o600))
-	code, _, stderr := runMain(t, nil, "ingress", "--events-off", "--sdkappid", "1", "--policy", bad,
+	code, _, stderr := runMain(t, nil, "ingress", "--events-off", "--insecure-allow-unsigned", "--sdkappid", "1", "--policy", bad,
 		"--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0")
 	require.Equal(t, exitFailure, code)
 	require.Contains(t, stderr, "is invalid")
@@ -195,4 +197,17 @@ func TestDeployEnvironmentVariablesAreFlags(t *testing.T) {
 	for _, n := range names {
 		require.Contains(t, ref, "env "+n, "deploy/ sets %s, which no invitegate command reads", n)
 	}
+}
+
+// A signal while the process starts stops it like one after: exit 0.
+func TestSignalWhileStartingIsAStop(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	code := Main(ctx, []string{"ingress", "--events-off", "--insecure-allow-unsigned", "--sdkappid", "1",
+		"--policy", "../../deploy/policy/example.yaml", "--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"},
+		env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }})
+	require.Equal(t, exitOK, code, errb.String())
+	require.Contains(t, errb.String(), "stopped while starting")
 }

@@ -72,8 +72,9 @@ func (o *ingressOptions) validate() error {
 
 // natsOptions are the flags of the NATS connection and the event stream.
 type natsOptions struct {
-	cfg    natsconn.Config
-	stream natsconn.EventStreamConfig
+	cfg       natsconn.Config
+	stream    natsconn.EventStreamConfig
+	noMigrate bool
 }
 
 func (o *natsOptions) register(f *flags, embedded bool) {
@@ -96,6 +97,21 @@ func (o *natsOptions) register(f *flags, embedded bool) {
 	f.Int(&o.stream.Replicas, "js-replicas", natsconn.DefaultReplicas, "replicas of the INVITEGATE_EVENTS stream (3 in a production cluster)")
 	f.Duration(&o.stream.MaxAge, "events-max-age", natsconn.DefaultMaxAge, "how long events stay in the stream; the projector must catch up within it")
 	f.Duration(&o.stream.Duplicates, "events-duplicate-window", natsconn.DefaultDuplicates, "stream dedup window on batch ids; must cover the outbox's retry horizon")
+}
+
+// registerNoMigrate adds --no-migrate, of the services (run, ingress,
+// projector): whether they may provision what is missing at start.
+func (o *natsOptions) registerNoMigrate(f *flags) {
+	f.Bool(&o.noMigrate, "no-migrate", false, "provision nothing at start: neither migrate the PostgreSQL schema nor create a missing JetStream stream or bucket "+
+		"(a missing one fails, naming 'invitegate migrate up', which the shipped manifests run as a setup step), nor seed an empty policy log with --policy "+
+		"(the file is served at revision 0 until 'invitegate policy apply'); without it, what is missing is created and what differs from the flags is updated")
+}
+
+// provisioning applies --no-migrate to the stream configuration.
+func (o *natsOptions) provisioning() {
+	if o.noMigrate {
+		o.stream.Provision = natsconn.ProvisionNever
+	}
 }
 
 // outboxOptions are the flags of the event outbox and its spool.
@@ -129,7 +145,6 @@ func (o *projectorOptions) register(f *flags) {
 	f.Duration(&c.BatchWait, "batch-wait", projector.DefaultBatchWait, "longest a batch waits to fill")
 	f.Int(&c.InFlight, "projector-in-flight", projector.DefaultInFlight, "batches written at once, each in its own transaction")
 	f.Int(&c.MaxDeliver, "max-deliver", projector.DefaultMaxDeliver, "deliveries of a message that fails to store before it goes to dead_letters")
-	f.Bool(&c.NoMigrate, "no-migrate", false, "do not migrate the database at start")
 	f.Duration(&c.Retention, "retention", 0, "drop the partitions (UTC days) of invite_events, invite_members and membership_events older than this (at least 24h); rollups are kept; 0 keeps everything")
 }
 

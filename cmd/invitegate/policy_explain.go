@@ -37,7 +37,7 @@ func cmdPolicyExplain(ctx context.Context, e env, args []string) error {
 	f.String(&platf, "platform", "", "OptPlatform of the request")
 	f.Bool(&asJSON, "json", false, "print the trace as JSON")
 	f.fs.Var(statFlag{stats}, "stat", "a statistic the rules read: NAME=VALUE for every key, or NAME:KEY=VALUE (repeatable); others read 0")
-	rest, err := parseMixed(f, args, e)
+	rest, err := parseFlags(f, args, e)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func cmdPolicyReplay(ctx context.Context, e env, args []string) error {
 	f.String(&since, "since", "", "the window starts this long before --until: a Go duration or Nd days, e.g. 168h or 7d (required)")
 	f.String(&until, "until", "", "end of the window, RFC 3339 (default now)")
 	f.Bool(&asJSON, "json", false, "print the summary as JSON")
-	rest, err := parseMixed(f, args, e)
+	rest, err := parseFlags(f, args, e)
 	if err != nil {
 		return err
 	}

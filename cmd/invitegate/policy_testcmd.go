@@ -21,7 +21,7 @@ func cmdPolicyTest(_ context.Context, e env, args []string) error {
 	var verbose, coverage bool
 	f.Bool(&verbose, "v", false, "print every case, passing or not")
 	f.Bool(&coverage, "coverage", false, "list the rules no case exercised (none rejected, refused or, in shadow, matched)")
-	rest, err := parseMixed(f, args, e)
+	rest, err := parseFlags(f, args, e)
 	if err != nil {
 		return err
 	}

@@ -3,17 +3,14 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/invitegate/invitegate/migrations/policystore"
 )
@@ -33,7 +30,7 @@ type logCLIOptions struct {
 
 func (o *logCLIOptions) register(f *flags, e env, withWait bool) {
 	c := &o.nats
-	f.String(&c.URL, "nats-url", "", "NATS URL (or comma-separated URLs) of the policy log (required; for `invitegate run` start it with --embedded-nats-addr)")
+	f.String(&c.URL, "nats-url", "", "NATS URL (or comma-separated URLs) of the policy log (required; for 'invitegate run' start it with --embedded-nats-addr)")
 	f.String(&c.CredsFile, "nats-creds", "", "NATS credentials file (JWT and nkey seed)")
 	f.String(&c.NKeyFile, "nats-nkey", "", "file holding an nkey seed")
 	f.String(&c.TLSCA, "nats-tls-ca", "", "PEM file of CAs that verify the NATS server")
@@ -81,14 +78,14 @@ func (o *logCLIOptions) openLog(ctx context.Context) (*policystore.Log, func(), 
 		closeFn()
 		return nil, nil, fmt.Errorf("jetstream context: %w", err)
 	}
-	cfg := natsconn.PolicyStreamConfig{Replicas: o.replicas}
-	if s, err := js.Stream(ctx, decider.PolicyStream); err == nil {
-		cfg.Replicas = s.CachedInfo().Config.Replicas // never change an existing stream's replicas
-	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		closeFn()
-		return nil, nil, fmt.Errorf("policy stream: %w", err)
-	}
+	// Looked up and used as they are (the publisher may not change them);
+	// created, with --js-replicas, only when missing (local use).
+	cfg := natsconn.PolicyStreamConfig{Replicas: o.replicas, Provision: natsconn.ProvisionNever}
 	log, err := policystore.OpenLog(ctx, js, o.app, cfg)
+	if errors.Is(err, natsconn.ErrNotProvisioned) {
+		cfg.Provision = natsconn.ProvisionMissing
+		log, err = policystore.OpenLog(ctx, js, o.app, cfg)
+	}
 	if err != nil {
 		closeFn()
 		return nil, nil, err
@@ -132,41 +129,6 @@ func (o *logCLIOptions) waitReplicas(ctx context.Context, e env, log *policystor
 	return nil
 }
 
-// parseMixed parses flags placed anywhere among the positional arguments
-// (`policy apply FILE --wait`); "--" ends the flags and "-" is positional.
-func parseMixed(f *flags, args []string, e env) ([]string, error) {
-	var flagArgs, pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			pos = append(pos, args[i+1:]...)
-			break
-		}
-		if len(a) < 2 || a[0] != '-' {
-			pos = append(pos, a)
-			continue
-		}
-		flagArgs = append(flagArgs, a)
-		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		fl := f.fs.Lookup(name)
-		if hasValue || fl == nil || isBoolFlag(fl) || i+1 >= len(args) {
-			continue
-		}
-		i++
-		flagArgs = append(flagArgs, args[i])
-	}
-	rest, err := parseFlags(f, flagArgs, e)
-	if err != nil {
-		return nil, err
-	}
-	return append(rest, pos...), nil
-}
-
-func isBoolFlag(fl *flag.Flag) bool {
-	b, ok := fl.Value.(interface{ IsBoolFlag() bool })
-	return ok && b.IsBoolFlag()
-}
-
 // logCommand parses a policy log command's flags, opens the log and runs
 // fn with the positional arguments.
 func logCommand(ctx context.Context, e env, args []string, name, usage, summary string, withWait bool,
@@ -177,7 +139,7 @@ func logCommand(ctx context.Context, e env, args []string, name, usage, summary 
 	if extra != nil {
 		extra(f)
 	}
-	rest, err := parseMixed(f, args, e)
+	rest, err := parseFlags(f, args, e)
 	if err != nil {
 		return err
 	}

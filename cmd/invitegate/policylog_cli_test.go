@@ -19,6 +19,7 @@ import (
 
 	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/ingress/policyfeed"
+	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/invitegate/invitegate/migrations/natsconn/natstest"
 )
 
@@ -208,20 +209,6 @@ func TestPolicyApplyWait(t *testing.T) {
 	}
 }
 
-func TestParseMixed(t *testing.T) {
-	t.Parallel()
-	var wait bool
-	var n int
-	f := newFlags("x", "x", "", func(string) string { return "" })
-	f.Bool(&wait, "wait", false, "")
-	f.Int(&n, "n", 0, "")
-	rest, err := parseMixed(f, []string{"add", "--wait", "NAME", "-n", "3", "-", "--", "--odd-id"}, env{stdout: &bytes.Buffer{}})
-	require.NoError(t, err)
-	require.Equal(t, []string{"add", "NAME", "-", "--odd-id"}, rest)
-	require.True(t, wait)
-	require.Equal(t, 3, n)
-}
-
 // TestValidateAppWithPolicyLog checks the fx graph of every role with the
 // policy log on.
 func TestValidateAppWithPolicyLog(t *testing.T) {
@@ -251,4 +238,23 @@ func TestPolicyHelp(t *testing.T) {
 	for name := range policySubcommands {
 		require.Contains(t, out, fmt.Sprintf("  %-9s ", name))
 	}
+}
+
+// The CLI creates the policy log's stream and buckets only when missing; it
+// never changes existing ones (the policy publisher may not), whatever its
+// flags say.
+func TestCLIUsesTheLogAsItIs(t *testing.T) {
+	t.Parallel()
+	b := setupCLI(t)
+	_, err := natsconn.EnsurePolicyStores(t.Context(), b.js, natsconn.PolicyStreamConfig{StatusTTL: 30 * time.Second, Duplicates: time.Minute})
+	require.NoError(t, err)
+	b.ok(t, "", "policy", "history")
+	s, err := b.js.Stream(t.Context(), decider.PolicyStream)
+	require.NoError(t, err)
+	require.Equal(t, time.Minute, s.CachedInfo().Config.Duplicates, "not updated to the CLI's default")
+	kv, err := b.js.KeyValue(t.Context(), natsconn.PolicyStatusBucket)
+	require.NoError(t, err)
+	st, err := kv.Status(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 30*time.Second, st.TTL())
 }

@@ -30,7 +30,7 @@ func TestIngressFollowsThePolicyLog(t *testing.T) {
 	natsAddr, dataDir := freeAddr(t), t.TempDir()
 	args := []string{"ingress", "--sdkappid", demoApp, "--policy", "../../deploy/policy/example.yaml",
 		"--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data-dir", dataDir,
-		"--embedded-nats-addr", natsAddr, "--replica-id", "e2e", "--policy-status-interval", "200ms"}
+		"--embedded-nats-addr", natsAddr, "--replica-id", "e2e", "--policy-status-interval", "200ms", "--insecure-allow-unsigned"}
 	p := startProcess(t, args...)
 	status, body := get(t, "http://"+p.admin+"/readyz")
 	require.Equal(t, http.StatusOK, status)

@@ -30,7 +30,7 @@ type policyOptions struct {
 func (o *policyOptions) register(f *flags, ingress, projector bool) {
 	o.ingress, o.projector = ingress, projector
 	if ingress {
-		f.String(&o.follow.ReplicaID, "replica-id", "", "this replica's name in `invitegate policy status` (letters, digits, - and _); default <hostname>-<pid>")
+		f.String(&o.follow.ReplicaID, "replica-id", "", "this replica's name in 'invitegate policy status' (letters, digits, - and _); default <hostname>-<pid>")
 		f.Duration(&o.follow.StatusInterval, "policy-status-interval", policyfeed.DefaultStatusInterval, "how often the replica refreshes its policy status (it also reports each new revision at once)")
 		f.Duration(&o.startWait, "policy-start-wait", 5*time.Second, "at start, wait this long for the policy log to be caught up before listening (then serve what is loaded)")
 	}
@@ -46,9 +46,12 @@ func (o *policyOptions) enable(c appConfig, dataDir string) *policyOptions {
 	if c.nats == nil {
 		return nil
 	}
-	stores := natsconn.PolicyStreamConfig{Replicas: c.nats.stream.Replicas}
+	stores := natsconn.PolicyStreamConfig{Replicas: c.nats.stream.Replicas, Provision: c.nats.stream.Provision}
 	o.follow.Stores, o.compact.Stores = stores, stores
 	o.follow.DataDir = dataDir
+	// Seeding the log is provisioning too: without it the --policy file is
+	// served at revision 0 until `invitegate policy apply`.
+	o.follow.SeedServeOnly = c.nats.noMigrate
 	o.ingress = o.ingress && c.ingress != nil
 	o.projector = o.projector && c.projector != nil
 	if o.ingress {

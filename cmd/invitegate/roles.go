@@ -1,12 +1,6 @@
 package main
 
-import (
-	"context"
-	"fmt"
-	"strings"
-
-	"github.com/invitegate/invitegate/migrations"
-)
+import "context"
 
 func cmdRun(ctx context.Context, e env, args []string) error {
 	return serve(ctx, e, args, "run",
@@ -32,11 +26,15 @@ func serve(ctx context.Context, e env, args []string, name, summary string, with
 		pl      policyOptions
 		so      = newStatsOptions(true, withProjector)
 		dataDir string
+		// unsigned accepts callbacks without IM's Sign (ingress only;
+		// run, the local mode, may run unsigned and says so).
+		unsigned bool
 	)
 	f := newFlags(name, "invitegate "+name+" [flags]", summary, e.getenv)
 	lo.register(f)
 	in.register(f)
 	no.register(f, true)
+	no.registerNoMigrate(f)
 	ob.register(f)
 	if withProjector {
 		po.register(f)
@@ -44,15 +42,28 @@ func serve(ctx context.Context, e env, args []string, name, summary string, with
 	pl.register(f, true, withProjector)
 	registerDataDir(f, &dataDir)
 	so.register(f)
+	if !withProjector {
+		f.Bool(&unsigned, "insecure-allow-unsigned", false, "answer callbacks without --callback-token: anyone who reaches the listener can forge invites and membership events")
+	}
 	if _, err := parseFlags(f, args, e); err != nil {
 		return err
 	}
 	if err := in.validate(); err != nil {
 		return err
 	}
+	no.provisioning()
+	po.cfg.NoMigrate = no.noMigrate
+	if !withProjector && in.cfg.CallbackToken == "" && !unsigned {
+		return usagef("--callback-token (or %s) is required: the token of IM's callback authentication; "+
+			"--insecure-allow-unsigned answers unsigned callbacks instead", EnvName("callback-token"))
+	}
 	logger, err := newLogger(e.stderr, lo.format, lo.level)
 	if err != nil {
 		return usageError{err}
+	}
+	if in.cfg.CallbackToken == "" {
+		logger.Warn("callback authentication is off: anyone who reaches " + in.cfg.CallbackPath +
+			" can forge callbacks; set --callback-token to the token of the IM console")
 	}
 	no.cfg.Embedded.StoreDir = natsStoreDir(dataDir)
 	ob.cfg.DataDir = dataDir
@@ -86,6 +97,7 @@ func cmdProjector(ctx context.Context, e env, args []string) error {
 		"Runs the projector alone: a durable JetStream consumer writing events into PostgreSQL.", e.getenv)
 	lo.register(f)
 	no.register(f, false)
+	no.registerNoMigrate(f)
 	po.register(f)
 	ao.register(f)
 	pl.register(f, false, true)
@@ -96,6 +108,8 @@ func cmdProjector(ctx context.Context, e env, args []string) error {
 	if no.cfg.URL == "" {
 		return usagef("--nats-url (or %s) is required", EnvName("nats-url"))
 	}
+	no.provisioning()
+	po.cfg.NoMigrate = no.noMigrate
 	logger, err := newLogger(e.stderr, lo.format, lo.level)
 	if err != nil {
 		return usageError{err}
@@ -104,38 +118,4 @@ func cmdProjector(ctx context.Context, e env, args []string) error {
 	cfg.policy = pl.enable(cfg, "")
 	cfg.stats = so.enable(cfg)
 	return runApp(ctx, logger, appOptions(cfg, logger))
-}
-
-func cmdMigrate(ctx context.Context, e env, args []string) error {
-	var dsn string
-	f := newFlags("migrate", "invitegate migrate up|down|status [flags]",
-		"Migrates the PostgreSQL schema (invitegate) with the SQL embedded in the binary.\n"+
-			"up: apply every pending migration (creating the database if missing); down: roll back\n"+
-			"the newest one; status: list migrations and whether each is applied.", e.getenv)
-	f.String(&dsn, "database-url", "postgres://postgres@127.0.0.1:5432/invitegate?sslmode=disable", "PostgreSQL URL")
-	rest, err := parseFlags(f, args, e)
-	if err != nil {
-		return err
-	}
-	if len(rest) != 1 {
-		return usagef("migrate: want one of up, down, status")
-	}
-	var report migrations.Report
-	switch rest[0] {
-	case "up":
-		if err := migrations.EnsureDatabase(ctx, dsn); err != nil {
-			return err
-		}
-		report, err = migrations.Up(ctx, dsn)
-	case "down":
-		report, err = migrations.Down(ctx, dsn)
-	case "status":
-		report, err = migrations.Status(ctx, dsn)
-	default:
-		return usagef("migrate: unknown subcommand %q (want up, down or status)", rest[0])
-	}
-	if s := strings.TrimSpace(report.String()); s != "" {
-		fmt.Fprintln(e.stdout, s)
-	}
-	return err
 }

@@ -36,7 +36,7 @@ run() { # run NAME EVENTS(on|off) [FLAGS...]
 	else
 		nats=(--events-off)
 	fi
-	"$work/invitegate" ingress --sdkappid 1400000000 --policy "$root/deploy/policy/example.yaml" "${nats[@]}" \
+	"$work/invitegate" ingress --insecure-allow-unsigned --sdkappid 1400000000 --policy "$root/deploy/policy/example.yaml" "${nats[@]}" \
 		--data-dir "$d/ig" --http-addr "127.0.0.1:$hport" --admin-addr "127.0.0.1:$aport" --stats-off "$@" > "$d/ig.log" 2>&1 &
 	igpid=$!
 	until curl -sf "http://127.0.0.1:$aport/readyz" > /dev/null; do sleep 0.1; done

@@ -41,6 +41,11 @@ type Config struct {
 	// when the app's log is empty, ignored (with a log line) otherwise, and
 	// served meanwhile when NATS is unreachable and no snapshot is on disk.
 	Seed *decider.Document
+	// SeedServeOnly never publishes Seed (the replica's NATS user may not
+	// write the log, as with the shipped permissions): while the app's log
+	// is empty the replica serves Seed at revision 0, until `invitegate
+	// policy apply` gives the log its first event.
+	SeedServeOnly bool
 	// SeedSource names the seed in logs and its event's author (the file).
 	SeedSource string
 	// Stores configures the policy stream and buckets (ensured at start).

@@ -19,7 +19,8 @@
 //     into the decider.Engine, so a replica serves even when NATS is down;
 //  2. in the background, opens the log (creating the stream and buckets if
 //     needed), seeds an empty log with Config.Seed (the --policy file; a
-//     non-empty log ignores it with a log line), loads the compacted
+//     non-empty log ignores it with a log line; with SeedServeOnly it
+//     serves the file at revision 0 instead), loads the compacted
 //     snapshot the projector keeps in the Object Store when it is newer,
 //     replays only the events after it, then applies live events from an
 //     ordered consumer, swapping the engine's snapshot (lock-free for

@@ -19,7 +19,7 @@ func (f *Follower) run(ctx context.Context) {
 		}
 		f.m.followErrors.Inc()
 		f.logger.Warn("policy log not followed; retrying", "err", err, "retry_in", f.cfg.RetryWait.String(), "revision", f.Revision())
-		f.fallBackToSeed()
+		f.fallBackToSeed("policy log unreachable and no snapshot on disk")
 		t := time.NewTimer(f.cfg.RetryWait)
 		select {
 		case <-ctx.Done():
@@ -31,8 +31,8 @@ func (f *Follower) run(ctx context.Context) {
 }
 
 // fallBackToSeed serves the --policy file while neither the log nor a
-// snapshot on disk gave a policy.
-func (f *Follower) fallBackToSeed() {
+// snapshot on disk gave a policy; why says why in the log.
+func (f *Follower) fallBackToSeed(why string) {
 	if f.cfg.Seed == nil || f.usedSeed || f.engine.Snapshot() != nil {
 		return
 	}
@@ -44,7 +44,7 @@ func (f *Follower) fallBackToSeed() {
 	}
 	f.engine.Load(s)
 	f.setRevision(0, policystore.SourceFile)
-	f.logger.Warn("policy log unreachable and no snapshot on disk: serving the --policy file (revision 0) meanwhile", "file", f.cfg.SeedSource)
+	f.logger.Warn(why+": serving the --policy file (revision 0) meanwhile", "file", f.cfg.SeedSource)
 }
 
 // follow opens the log, catches up from the newest of this replica's
@@ -84,6 +84,9 @@ func (f *Follower) follow(ctx context.Context) error {
 	defer rd.Stop()
 	defer context.AfterFunc(ctx, rd.Stop)() // unblocks a Next stuck recreating the consumer
 	if head <= f.fold.Position() {
+		if head == 0 { // before caught up is signalled: the ingress listens with the file loaded
+			f.fallBackToSeed("the policy log of this app is empty")
+		}
 		f.flush(time.Time{})
 		f.markCaughtUp()
 	}
@@ -114,7 +117,7 @@ func (f *Follower) currentSource() string {
 }
 
 func (f *Follower) seed(ctx context.Context, log *policystore.Log) error {
-	if f.cfg.Seed == nil || f.seeded {
+	if f.cfg.Seed == nil || f.cfg.SeedServeOnly || f.seeded {
 		return nil
 	}
 	seq, published, err := log.Seed(ctx, f.cfg.Seed, "seed:"+f.cfg.SeedSource)

@@ -106,6 +106,30 @@ func TestSeedOnlyAnEmptyLog(t *testing.T) {
 	require.Equal(t, []string{"seed:a.yaml"}, authors, "seeded once")
 }
 
+// With SeedServeOnly (a replica whose NATS user may not write the log) the
+// file is served at revision 0 while the app's log is empty, nothing is
+// published, and the first event of the log takes over.
+func TestSeedServeOnlyServesTheFileUntilTheFirstEvent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	seed := parseDoc(t, testPolicy)
+	r := newReplica(t, b.js, Config{Seed: seed, SeedSource: "a.yaml", SeedServeOnly: true}).start(t)
+	r.waitCaughtUp(t)
+	s := r.engine.Snapshot()
+	require.NotNil(t, s)
+	require.Zero(t, s.Revision())
+	require.Equal(t, seed.Rules, s.Document().Rules)
+	require.Contains(t, r.logs.String(), "the policy log of this app is empty: serving the --policy file (revision 0) meanwhile")
+	head, err := b.log.Head(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, head, "nothing published")
+
+	other := parseDoc(t, "apiVersion: invitegate/v1\nrules: [{name: all, reject: 'true'}]\n")
+	rev := b.publish(t, replacedBy(other))
+	require.Eventually(t, func() bool { return r.engine.Snapshot().Revision() == rev }, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, other.Rules, r.engine.Snapshot().Document().Rules)
+}
+
 func TestFollowerRestartsFromItsDiskSnapshot(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

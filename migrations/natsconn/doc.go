@@ -13,6 +13,16 @@
 // one place: the subjects and the event codec in decider, the stored layout
 // here and in the SQL files. ingress and projector never import each other.
 //
+// Streams and buckets are provisioned like the PostgreSQL schema: Provision
+// (`invitegate migrate up --nats-url URL`) creates or updates them, with
+// credentials allowed to. A service looks each one up first
+// (EnsureEventStream, EnsurePolicyStores) and sends no create or update for
+// one that is as it needs it. With ProvisionMissing (local use, the
+// embedded server) it creates a missing one and updates one that differs;
+// with ProvisionNever (--no-migrate) it never does: a missing one is
+// ErrNotProvisioned and one that differs is used as it is. So the services'
+// NATS users need no right to create or update a stream.
+//
 // Place in the flow:
 //
 //	IM -> ingress -> decider -> [JetStream] -> projector -> Postgres and snapshot -> ingress

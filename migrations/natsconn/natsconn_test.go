@@ -42,7 +42,7 @@ func setup(t *testing.T, emb EmbeddedConfig) bundle {
 	return bundle{srv: srv, nc: nc, js: js}
 }
 
-func TestEnsureEventStreamIsIdempotentAndUpdates(t *testing.T) {
+func TestEnsureEventStreamCreatesAndUpdatesWhatDiffers(t *testing.T) {
 	t.Parallel()
 	b := setup(t, EmbeddedConfig{SyncAlways: true})
 	ctx := t.Context()
@@ -70,9 +70,18 @@ func TestEnsureEventStreamIsIdempotentAndUpdates(t *testing.T) {
 	require.Equal(t, info1.Config, info2.Config)
 	require.EqualValues(t, 1, info2.State.Msgs, "ensuring again keeps the messages")
 
-	s3, err := EnsureEventStream(ctx, b.js, EventStreamConfig{MaxAge: 48 * time.Hour, Duplicates: time.Minute, MaxBytes: 1 << 30})
+	// With --no-migrate a service uses what exists as it is.
+	changed := EventStreamConfig{MaxAge: 48 * time.Hour, Duplicates: time.Minute, MaxBytes: 1 << 30, Provision: ProvisionNever}
+	s3, err := EnsureEventStream(ctx, b.js, changed)
 	require.NoError(t, err)
 	info3, err := s3.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, info1.Config, info3.Config, "looked up, not updated")
+
+	changed.Provision = ProvisionMissing
+	s3, err = EnsureEventStream(ctx, b.js, changed)
+	require.NoError(t, err)
+	info3, err = s3.Info(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 48*time.Hour, info3.Config.MaxAge)
 	require.Equal(t, time.Minute, info3.Config.Duplicates)

@@ -3,7 +3,6 @@ package natsconn
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -35,6 +34,10 @@ type PolicyStreamConfig struct {
 	// refreshed: a replica that stops reporting for this long is gone.
 	// Default 1 minute; replicas refresh well within it.
 	StatusTTL time.Duration
+	// Provision says whether EnsurePolicyStores may create a missing
+	// stream or bucket, or update one that differs (see
+	// EventStreamConfig.Provision).
+	Provision Provisioning
 }
 
 // Defaults of PolicyStreamConfig.
@@ -62,7 +65,7 @@ func (c PolicyStreamConfig) Validate() error {
 	case c.StatusTTL < time.Second:
 		return invalid("policy status TTL %s is under 1s", c.StatusTTL)
 	}
-	return nil
+	return c.Provision.validate()
 }
 
 // StreamConfig returns the JetStream configuration of the policy stream.
@@ -93,9 +96,14 @@ type PolicyStores struct {
 	Snapshots jetstream.ObjectStore
 }
 
-// EnsurePolicyStores creates the policy stream, the status KV bucket and
-// the snapshot Object Store, or updates them to cfg; calling it again with
-// the same cfg changes nothing.
+// EnsurePolicyStores returns the policy stream, the status KV bucket and
+// the snapshot Object Store. It looks each up first and sends nothing more
+// for one that already has cfg; one that is missing it creates and one that
+// differs it updates, unless cfg.Provision is ProvisionNever (then a
+// missing one is an error wrapping ErrNotProvisioned, one that differs is
+// used as it is). With ProvisionUpdate it
+// creates or updates each to cfg; calling it again with the same cfg
+// changes nothing.
 func EnsurePolicyStores(ctx context.Context, js jetstream.JetStream, cfg PolicyStreamConfig) (PolicyStores, error) {
 	if err := cfg.Validate(); err != nil {
 		return PolicyStores{}, err
@@ -103,29 +111,39 @@ func EnsurePolicyStores(ctx context.Context, js jetstream.JetStream, cfg PolicyS
 	cfg = cfg.WithDefaults()
 	var st PolicyStores
 	var err error
-	if st.Stream, err = js.CreateOrUpdateStream(ctx, cfg.StreamConfig()); err != nil {
-		return st, fmt.Errorf("ensure stream %s: %w", decider.PolicyStream, err)
+	if st.Stream, err = ensureStream(ctx, js, cfg.StreamConfig(), cfg.Provision); err != nil {
+		return st, err
 	}
-	st.Status, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	if st.Status, err = ensureKeyValue(ctx, js, cfg.StatusConfig(), cfg.Provision); err != nil {
+		return st, err
+	}
+	if st.Snapshots, err = ensureObjectStore(ctx, js, cfg.SnapshotConfig(), cfg.Provision); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// StatusConfig returns the configuration of the status KV bucket.
+func (c PolicyStreamConfig) StatusConfig() jetstream.KeyValueConfig {
+	c = c.WithDefaults()
+	return jetstream.KeyValueConfig{
 		Bucket:      PolicyStatusBucket,
 		Description: "policy revision applied by each live ingress replica (<app>.<replica>)",
 		History:     1,
-		TTL:         cfg.StatusTTL,
+		TTL:         c.StatusTTL,
 		Storage:     jetstream.MemoryStorage,
-		Replicas:    cfg.Replicas,
-	})
-	if err != nil {
-		return st, fmt.Errorf("ensure kv %s: %w", PolicyStatusBucket, err)
+		Replicas:    c.Replicas,
 	}
-	st.Snapshots, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+}
+
+// SnapshotConfig returns the configuration of the snapshot Object Store.
+func (c PolicyStreamConfig) SnapshotConfig() jetstream.ObjectStoreConfig {
+	c = c.WithDefaults()
+	return jetstream.ObjectStoreConfig{
 		Bucket:      PolicySnapshotBucket,
 		Description: "compacted policy snapshot of each app (the fold of INVITEGATE_POLICY)",
 		Storage:     jetstream.FileStorage,
-		Replicas:    cfg.Replicas,
+		Replicas:    c.Replicas,
 		Compression: true,
-	})
-	if err != nil {
-		return st, fmt.Errorf("ensure object store %s: %w", PolicySnapshotBucket, err)
 	}
-	return st, nil
 }

@@ -29,7 +29,7 @@ func TestEnsurePolicyStoresIsIdempotent(t *testing.T) {
 	require.NoError(t, err)
 	require.Error(t, st.Stream.Purge(ctx), "the audit log cannot be purged")
 
-	st2, err := EnsurePolicyStores(ctx, b.js, PolicyStreamConfig{StatusTTL: 30 * time.Second})
+	st2, err := EnsurePolicyStores(ctx, b.js, PolicyStreamConfig{StatusTTL: 30 * time.Second, Provision: ProvisionUpdate})
 	require.NoError(t, err)
 	info, err = st2.Stream.Info(ctx)
 	require.NoError(t, err)

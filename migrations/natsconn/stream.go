@@ -3,7 +3,6 @@ package natsconn
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/invitegate/invitegate/decider"
@@ -37,6 +36,11 @@ type EventStreamConfig struct {
 	// unprojected events silently discarded: the outbox keeps and retries
 	// refused batches, and spills them to its spool.
 	MaxBytes int64
+	// Provision says whether EnsureEventStream may create the stream when
+	// it is missing and update it when it differs (ProvisionMissing, the
+	// default), must only look it up (ProvisionNever), or creates or
+	// updates it unconditionally (ProvisionUpdate, `migrate up`).
+	Provision Provisioning
 }
 
 // Defaults of EventStreamConfig.
@@ -69,7 +73,7 @@ func (c EventStreamConfig) Validate() error {
 	case c.MaxBytes < 0:
 		return invalid("stream max bytes %d is negative", c.MaxBytes)
 	}
-	return nil
+	return c.Provision.validate()
 }
 
 // StreamConfig returns the JetStream configuration of the event stream.
@@ -94,15 +98,16 @@ func (c EventStreamConfig) StreamConfig() jetstream.StreamConfig {
 	}
 }
 
-// EnsureEventStream creates the event stream, or updates it to cfg when it
-// exists; calling it again with the same cfg changes nothing.
+// EnsureEventStream returns the event stream. It looks it up first and
+// sends nothing more when it already has cfg; when it is missing it creates
+// it and when it differs it updates it, unless cfg.Provision is
+// ProvisionNever (then a missing one is an error wrapping
+// ErrNotProvisioned, one that differs is used as it is). With
+// ProvisionUpdate it creates or updates it to cfg; calling it again with
+// the same cfg changes nothing.
 func EnsureEventStream(ctx context.Context, js jetstream.JetStream, cfg EventStreamConfig) (jetstream.Stream, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	stream, err := js.CreateOrUpdateStream(ctx, cfg.StreamConfig())
-	if err != nil {
-		return nil, fmt.Errorf("ensure stream %s: %w", decider.EventStream, err)
-	}
-	return stream, nil
+	return ensureStream(ctx, js, cfg.StreamConfig(), cfg.Provision)
 }

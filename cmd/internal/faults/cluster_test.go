@@ -105,7 +105,8 @@ func (c *cluster) startIngress() {
 		policy = policyFile(c.t)
 	}
 	args := append([]string{"--sdkappid", app, "--policy", policy, "--nats-url", c.nats.URL(),
-		"--data-dir", filepath.Join(c.dir, "ingress"), "--http-addr", c.httpAddr, "--admin-addr", "127.0.0.1:0"},
+		"--data-dir", filepath.Join(c.dir, "ingress"), "--http-addr", c.httpAddr, "--admin-addr", "127.0.0.1:0",
+		"--insecure-allow-unsigned"},
 		c.opts.ingressArgs...)
 	ig, err := faults.StartInvitegate(c.ctx, c.bins.Invitegate, "ingress", c.panics.watch("ingress"), args...)
 	require.NoError(c.t, err)

@@ -19,7 +19,7 @@ func TestStartInvitegateRoles(t *testing.T) {
 
 	// An ingress without events logs both addresses; its metrics scrape.
 	var lines int
-	ig, err := faults.StartInvitegate(ctx, bin, "ingress", func(string) { lines++ }, "--sdkappid", app, "--events-off",
+	ig, err := faults.StartInvitegate(ctx, bin, "ingress", func(string) { lines++ }, "--sdkappid", app, "--events-off", "--insecure-allow-unsigned",
 		"--policy", policyFile(t), "--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ig.Kill() })
