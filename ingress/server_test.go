@@ -85,9 +85,9 @@ func TestServerMetrics(t *testing.T) {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 
-	status, body, _ := get(t, c, "http://"+srv.AdminAddr().String()+"/metrics")
-	require.Equal(t, http.StatusOK, status)
-	for _, line := range []string{
+	// The answer is flushed before the handler counts it: poll the metrics
+	// until the callback is counted.
+	want := []string{
 		`invitegate_callbacks_total{command="Group.CallbackBeforeInviteJoinGroup",outcome="allow"} 1`,
 		`invitegate_callback_duration_seconds_count 1`,
 		`invitegate_decision_duration_seconds_count 1`,
@@ -96,7 +96,15 @@ func TestServerMetrics(t *testing.T) {
 		`invitegate_callback_errors_total{reason="bad_sign"} 0`,
 		`invitegate_policy_revision 7`,
 		`invitegate_policy_loaded 1`,
-	} {
+	}
+	var body string
+	require.Eventually(t, func() bool {
+		status, b, _ := get(t, c, "http://"+srv.AdminAddr().String()+"/metrics")
+		require.Equal(t, http.StatusOK, status)
+		body = b
+		return strings.Contains(body, want[1]+"\n")
+	}, 10*time.Second, 5*time.Millisecond)
+	for _, line := range want {
 		require.Contains(t, body, line+"\n")
 	}
 }

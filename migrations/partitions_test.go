@@ -50,8 +50,9 @@ func TestPartitionConversionKeepsEveryRow(t *testing.T) {
 	var before [3]string
 	require.NoError(t, conn.QueryRow(ctx, fingerprint).Scan(&before[0], &before[1], &before[2]))
 
-	_, err = migrations.Up(ctx, dsn)
-	require.NoError(t, err)
+	// Up to the conversion only: later migrations add columns, which would
+	// change every row's text.
+	require.NoError(t, migrations.UpTo(ctx, dsn, 6))
 	var after [3]string
 	require.NoError(t, conn.QueryRow(ctx, fingerprint).Scan(&after[0], &after[1], &after[2]))
 	require.Equal(t, before, after)

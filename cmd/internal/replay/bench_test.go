@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/invitegate/invitegate/cmd/internal/replay"
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/decider/cputime"
 	"github.com/invitegate/invitegate/migrations"
 	"github.com/invitegate/invitegate/migrations/pgtest"
 )
@@ -119,6 +119,7 @@ func loadReplayBench(tb testing.TB, n int) string {
 	start := time.Now()
 	_, err = pool.Exec(ctx, `TRUNCATE invitegate.invite_events, invitegate.invite_members, invitegate.bench_load`)
 	require.NoError(tb, err)
+	createBenchPartitions(tb, pool)
 	const chunk = 1_000_000
 	for from := 0; from < n; from += chunk {
 		to := min(from+chunk, n) - 1
@@ -140,7 +141,7 @@ func BenchmarkReplay(b *testing.B) {
 	cfg := replay.Config{DatabaseURL: dsn, Candidate: benchPolicy(b, true),
 		Since: time.Now().Add(-31 * 24 * time.Hour), Until: time.Now().Add(time.Minute)}
 	watch := watchReplay(b, dsn)
-	cpu0 := processCPU()
+	cpu0 := cputime.Self()
 	var s replay.Summary
 	var err error
 	b.ResetTimer()
@@ -149,7 +150,7 @@ func BenchmarkReplay(b *testing.B) {
 		require.NoError(b, err)
 	}
 	b.StopTimer()
-	cpu := processCPU() - cpu0
+	cpu := cputime.Self() - cpu0
 	peak, backend := watch()
 	require.Equal(b, int64(n), s.Requests)
 	perRun := b.Elapsed().Seconds() / float64(b.N)
@@ -185,7 +186,7 @@ func watchReplay(b *testing.B, dsn string) func() (peakHeap uint64, backendCPU t
 			_ = pool.QueryRow(context.Background(), `SELECT coalesce(array_agg(pid), '{}') FROM pg_stat_activity
 				WHERE application_name = $1`, replay.ApplicationName).Scan(&pids)
 			for _, pid := range pids {
-				if c, ok := procCPU(pid); ok {
+				if c, err := cputime.Of(pid); err == nil {
 					backends[pid] = c
 				}
 			}
@@ -208,26 +209,12 @@ func watchReplay(b *testing.B, dsn string) func() (peakHeap uint64, backendCPU t
 	}
 }
 
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// procCPU reads the user and system time of a local process.
-func procCPU(pid int) (time.Duration, bool) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, false
-	}
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(fields) < 13 {
-		return 0, false
-	}
-	ut, _ := strconv.ParseInt(fields[11], 10, 64)
-	st, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond, true // USER_HZ is 100 on Linux
+// createBenchPartitions creates the daily partitions of the invites the
+// benchmark loads (the last 30 days), as the projector would ahead of them.
+func createBenchPartitions(tb testing.TB, pool *pgxpool.Pool) {
+	_, err := pool.Exec(context.Background(),
+		`SELECT invitegate.create_daily_partitions((now() - interval '31 days')::date, (now() + interval '1 day')::date)`)
+	require.NoError(tb, err)
 }
 
 func loadAverage() string {
@@ -244,6 +231,7 @@ func TestReplayBenchData(t *testing.T) {
 	require.NoError(t, err)
 	defer pool.Close()
 	const n = 30_000
+	createBenchPartitions(t, pool)
 	_, err = pool.Exec(context.Background(), loadReplaySQL, 0, n-1, n)
 	require.NoError(t, err)
 	cfg := replay.Config{DatabaseURL: dsn, Candidate: benchPolicy(t, false),
