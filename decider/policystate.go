@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"strings"
 	"slices"
+	"strings"
 )
 
 // StateFormat names the serialised form of a policy state (WriteState).
@@ -174,6 +174,23 @@ func decodeState(dec *json.Decoder) (*stateFile, error) {
 	st := &stateFile{}
 	seen := map[string]bool{}
 	err := decodeObject(dec, func(key string) error {
+		if err := st.decodeField(dec, key, seen); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("trailing data after the state")
+	}
+	return st, nil
+}
+
+// decodeField decodes the value of key.
+func (st *stateFile) decodeField(dec *json.Decoder, key string, seen map[string]bool) error {
+	{
 		if seen[key] {
 			return fmt.Errorf("%w %q", errDuplicateKey, key)
 		}
@@ -204,14 +221,7 @@ func decodeState(dec *json.Decoder) (*stateFile, error) {
 			})
 		}
 		return fmt.Errorf("unknown field %q", key)
-	})
-	if err != nil {
-		return nil, err
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("trailing data after the state")
-	}
-	return st, nil
 }
 
 // decodeObject reads one JSON object from dec, calling value for each key
@@ -232,8 +242,13 @@ func decodeObject(dec *json.Decoder, value func(key string) error) error {
 			return err
 		}
 	}
-	_, err := dec.Token() // the closing brace
-	return err
+	if _, err := dec.Token(); err != nil { // the closing brace
+		if errors.Is(err, io.EOF) {
+			return io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	return nil
 }
 
 // snapshot builds the snapshot the state describes, doc its document.
