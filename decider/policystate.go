@@ -190,38 +190,36 @@ func decodeState(dec *json.Decoder) (*stateFile, error) {
 
 // decodeField decodes the value of key.
 func (st *stateFile) decodeField(dec *json.Decoder, key string, seen map[string]bool) error {
-	{
-		if seen[key] {
-			return fmt.Errorf("%w %q", errDuplicateKey, key)
-		}
-		seen[key] = true
-		switch key {
-		case "format":
-			return dec.Decode(&st.Format)
-		case "revision":
-			return dec.Decode(&st.Revision)
-		case "position":
-			return dec.Decode(&st.Position)
-		case "trust":
-			return dec.Decode(&st.Trust)
-		case "document":
-			return dec.Decode(&st.Document)
-		case "lists":
-			st.Lists = map[string][]string{}
-			return decodeObject(dec, func(name string) error {
-				if _, ok := st.Lists[name]; ok {
-					return fmt.Errorf("%w: list %q", errDuplicateKey, name)
-				}
-				var entries []string
-				if err := dec.Decode(&entries); err != nil {
-					return err
-				}
-				st.Lists[name] = entries
-				return nil
-			})
-		}
-		return fmt.Errorf("unknown field %q", key)
+	if seen[key] {
+		return fmt.Errorf("%w %q", errDuplicateKey, key)
 	}
+	seen[key] = true
+	switch key {
+	case "format":
+		return dec.Decode(&st.Format)
+	case "revision":
+		return dec.Decode(&st.Revision)
+	case "position":
+		return dec.Decode(&st.Position)
+	case "trust":
+		return dec.Decode(&st.Trust)
+	case "document":
+		return dec.Decode(&st.Document)
+	case "lists":
+		st.Lists = map[string][]string{}
+		return decodeObject(dec, func(name string) error {
+			if _, ok := st.Lists[name]; ok {
+				return fmt.Errorf("%w: list %q", errDuplicateKey, name)
+			}
+			var entries []string
+			if err := dec.Decode(&entries); err != nil {
+				return err
+			}
+			st.Lists[name] = entries
+			return nil
+		})
+	}
+	return fmt.Errorf("unknown field %q", key)
 }
 
 // decodeObject reads one JSON object from dec, calling value for each key

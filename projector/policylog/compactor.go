@@ -32,6 +32,7 @@ type Compactor struct {
 	apps       map[string]*appFold
 	pending    int // events since the last compaction
 	firstSince time.Time
+	rebuild    bool // a snapshot was refused: fold every app from the start of the log
 }
 
 type appFold struct {
@@ -78,6 +79,9 @@ func (c *Compactor) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.rebuild {
+		checkpoint = 0
+	}
 	c.apps, c.pending, c.firstSince = map[string]*appFold{}, 0, time.Time{}
 	c.seen.Store(checkpoint)
 	c.done.Store(checkpoint)
@@ -122,17 +126,26 @@ func (c *Compactor) next(ctx context.Context, rd *policystore.Reader) (policysto
 func (c *Compactor) apply(ctx context.Context, rec policystore.Record) error {
 	a, ok := c.apps[rec.App]
 	if !ok {
-		lctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-		snap, pos, err := policystore.LoadSnapshot(lctx, c.stores.Snapshots, rec.App, 0)
-		cancel()
-		if err != nil {
-			return err
+		var snap *decider.Snapshot
+		var pos uint64
+		if !c.rebuild {
+			lctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+			var err error
+			snap, pos, err = policystore.LoadSnapshot(lctx, c.stores, rec.App, 0, c.cfg.Trust)
+			cancel()
+			if errors.Is(err, policystore.ErrSnapshotRefused) {
+				c.rebuild = true
+				return fmt.Errorf("rebuilding every app's compacted snapshot from the start of the log: %w", err)
+			}
+			if err != nil {
+				return err
+			}
 		}
 		a = &appFold{fold: decider.NewFold(snap, pos)}
 		c.apps[rec.App] = a
 	}
 	c.seen.Store(rec.Seq)
-	if _, err := a.fold.ApplyEvent(rec.Kind, rec.Data, rec.Seq); errors.Is(err, decider.ErrOutOfOrder) {
+	if _, err := policystore.ApplyRecord(a.fold, c.cfg.Trust, rec); errors.Is(err, decider.ErrOutOfOrder) {
 		return nil // its snapshot already covers it
 	}
 	a.dirty = true
@@ -156,7 +169,8 @@ func (c *Compactor) compact(ctx context.Context) error {
 		}
 		if s := a.fold.Snapshot(); s != nil {
 			sctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-			err := policystore.SaveSnapshot(sctx, c.stores.Snapshots, app, s, seen)
+			seal := policystore.SnapshotSeal{Key: c.cfg.SnapshotKey, Trust: c.cfg.Trust.Fingerprint(app)}
+			err := policystore.SaveSnapshot(sctx, c.stores.Snapshots, app, s, seen, seal)
 			cancel()
 			if err != nil {
 				c.m.compactions.WithLabelValues("error").Inc()
@@ -171,6 +185,7 @@ func (c *Compactor) compact(ctx context.Context) error {
 		c.m.compactions.WithLabelValues("error").Inc()
 		return err
 	}
+	c.rebuild = false
 	c.m.compactions.WithLabelValues("ok").Inc()
 	c.m.position.Set(float64(seen))
 	c.done.Store(seen)
