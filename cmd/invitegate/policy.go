@@ -26,6 +26,7 @@ var policySubcommands = map[string]struct {
 	"diff":     {"A B: what changed between revisions A and B (document and lists)", cmdPolicyDiff},
 	"rollback": {"N [--wait]: publish the document in force at revision N as a new replaced event", cmdPolicyRollback},
 	"status":   {"live ingress replicas and the revision each decides with", cmdPolicyStatus},
+	"keygen":   {"--out NAME: write an Ed25519 key pair (NAME.key, NAME.pub) that signs policy changes", cmdPolicyKeygen},
 }
 
 func writePolicyUsage(w io.Writer) {
@@ -54,7 +55,7 @@ func cmdPolicy(ctx context.Context, e env, args []string) error {
 	}
 	sub, ok := policySubcommands[args[0]]
 	if !ok {
-		return usagef("policy: unknown subcommand %q (want apply, check, diff, history, rollback, show or status)", args[0])
+		return usagef("policy: unknown subcommand %q (want apply, check, diff, history, keygen, rollback, show or status)", args[0])
 	}
 	return sub.run(ctx, e, args[1:])
 }
@@ -74,6 +75,9 @@ func cmdPolicyCheck(_ context.Context, e env, args []string) error {
 		return err
 	}
 	doc := snap.Document()
+	if err := decider.CheckDocumentSize(doc); err != nil {
+		return fmt.Errorf("policy %s cannot be published:\n%w", rest[0], err)
+	}
 	fmt.Fprintf(e.stdout, "%s: ok (%d rules, %d lists)\n", rest[0], len(doc.Rules), len(doc.Lists))
 	return nil
 }
