@@ -2,6 +2,7 @@ package policylog
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -157,6 +158,13 @@ func (w *RevisionWriter) judge(rec policystore.Record) revisionRow {
 		c.Author = author
 	}
 	r.change = c
+	if c == nil {
+		// Rejected before it parsed: record what a lenient reading gives.
+		var lenient decider.Change
+		if json.Unmarshal(rec.Data, &lenient) == nil {
+			r.change = &lenient
+		}
+	}
 	var ce *decider.ChangeError
 	switch {
 	case errors.As(err, &ce):

@@ -1,0 +1,111 @@
+package policylog
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/migrations/policystore"
+)
+
+func startWriterWith(t testing.TB, b *bundle, pool *pgxpool.Pool, cfg Config) *RevisionWriter {
+	t.Helper()
+	cfg.RetryWait = 20 * time.Millisecond
+	w, err := NewRevisionWriter(cfg, b.js, pool, discard(), prometheus.NewRegistry())
+	require.NoError(t, err)
+	require.NoError(t, w.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, w.Stop(context.Background())) })
+	return w
+}
+
+// TestAuditStoresWhatPostgresRefuses: NUL in author, reason, ids and the
+// document, mojibake and escapes are stored (NUL as the text \u0000, noted
+// in stored_note) and never block the next event; a restarted writer and
+// compactor follow afterwards.
+func TestAuditStoresWhatPostgresRefuses(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "app1")
+	pool := newPool(t)
+	ctx := context.Background()
+	b.publishRaw(t, "app1", decider.ChangeReplaced, `{"kind":"replaced","author":"a\u0000b","reason":"\u0000","document":{"apiVersion":"invitegate\/v1",
+"lists":{"banned":[]},"rules":[{"name":"r","reject":"operator in lists.banned","error_code":10101,"error_info":"can\u00e2\u0080\u0099t \u0000 \ud83d\ude00"}]}}`)
+	b.publishRaw(t, "app1", decider.ChangeListAdded, `{"kind":"list.added","author":"\u0000","list":"banned","ids":["x"]}`)
+	b.publishRaw(t, "app1", decider.ChangeListAdded, `{"kind":"list.added","list":"banned","ids":["bad\u0000id"]}`)
+	b.publishRaw(t, "app1", decider.ChangeListAdded, "{\"kind\":\"list.added\",\"list\":\"banned\",\"ids\":[\"\xff\"]}")
+	last := b.publish(t, "app1", listEvent(decider.ChangeListAdded, "banned", "after"))
+
+	w := startWriter(t, b.js, pool)
+	c := startCompactor(t, b.js, Config{CompactEvery: 1, CompactInterval: 10 * time.Millisecond})
+	rows := waitRows(t, pool, 5)
+	require.Equal(t, []bool{true, true, false, false, true}, []bool{rows[0].Applied, rows[1].Applied, rows[2].Applied, rows[3].Applied, rows[4].Applied})
+	require.Equal(t, `a\u0000b`, rows[0].Author)
+	require.True(t, rows[0].HasDocument)
+	var note, errorInfo string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT stored_note, document->'rules'->0->>'error_info' FROM invitegate.policy_revisions WHERE revision = 1`).Scan(&note, &errorInfo))
+	require.Contains(t, note, "author")
+	require.Contains(t, note, "document")
+	require.Equal(t, "can\u00e2\u0080\u0099t \\u0000 \U0001F600", errorInfo)
+	require.Equal(t, []string{`bad\u0000id`}, rows[2].IDs)
+	waitCompacted(t, c, last)
+	require.NoError(t, w.Stop(ctx))
+	require.NoError(t, c.Stop(ctx))
+
+	// Restarted, both follow the events after the poison.
+	more := b.publish(t, "app1", listEvent(decider.ChangeListAdded, "banned", "more"))
+	startWriter(t, b.js, pool)
+	c2 := startCompactor(t, b.js, Config{CompactEvery: 1, CompactInterval: 10 * time.Millisecond})
+	waitRows(t, pool, 6)
+	waitCompacted(t, c2, more)
+	snap, _, err := policystore.LoadSnapshot(ctx, b.logs["app1"].Stores(), "app1", 0, nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"after", "more", "x"}, snap.ListEntries("banned"))
+}
+
+// TestAuditAndCompactionWithTrust: with trust, the writer marks unsigned
+// events rejected (reason unsigned) and records the key of signed ones as
+// author and key_id; the compactor folds only signed events and signs its
+// snapshots, which a reader with the same trust accepts.
+func TestAuditAndCompactionWithTrust(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "app1")
+	pool := newPool(t)
+	ctx := context.Background()
+	admin, err := decider.GenerateSigningKey()
+	require.NoError(t, err)
+	compactorKey, err := decider.GenerateSigningKey()
+	require.NoError(t, err)
+	trust, err := decider.ParseTrust([]byte(decider.AuthorizedKey(admin.Public(), "admin")+"\nsnapshots "+
+		decider.AuthorizedKey(compactorKey.Public(), "compactor")), "test")
+	require.NoError(t, err)
+	signed := b.logs["app1"].WithSigner(admin)
+	_, err = signed.Publish(ctx, replaced(doc(t)))
+	require.NoError(t, err)
+	b.publish(t, "app1", listEvent(decider.ChangeListAdded, "banned", "unsigned"))
+	last, err := signed.Publish(ctx, listEvent(decider.ChangeListAdded, "banned", "signed"))
+	require.NoError(t, err)
+
+	startWriterWith(t, b, pool, Config{Trust: trust})
+	c := startCompactor(t, b.js, Config{CompactEvery: 1, CompactInterval: 10 * time.Millisecond, Trust: trust, SnapshotKey: compactorKey})
+	rows := waitRows(t, pool, 3)
+	require.True(t, rows[0].Applied)
+	require.Equal(t, "admin "+admin.ID(), rows[0].Author)
+	require.False(t, rows[1].Applied)
+	require.Equal(t, decider.RejectUnsigned, *rows[1].RejectReason)
+	var keyID string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT key_id FROM invitegate.policy_revisions WHERE revision = 3`).Scan(&keyID))
+	require.Equal(t, admin.ID(), keyID)
+
+	waitCompacted(t, c, last)
+	snap, _, err := policystore.LoadSnapshot(ctx, b.logs["app1"].Stores(), "app1", 0, trust)
+	require.NoError(t, err, "signed by the compactor's key")
+	require.Equal(t, []string{"signed"}, snap.ListEntries("banned"))
+	_, err = NewCompactor(Config{Trust: trust, SnapshotKey: admin}, b.js, discard(), prometheus.NewRegistry())
+	require.ErrorContains(t, err, "not in the trust as a snapshots key")
+	require.True(t, strings.HasPrefix(keyID, "SHA256:"))
+}
