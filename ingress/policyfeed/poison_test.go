@@ -2,6 +2,7 @@ package policyfeed
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -86,3 +87,23 @@ func TestInlineListIDsAreChecked(t *testing.T) {
 		require.Contains(t, err.Error(), `list "l": entry 1`)
 	}
 }
+
+// TestUnpublishableSeedIsReportedOnce: a --policy file too big for one
+// event is a permanent error, logged once, never retried in a loop.
+func TestUnpublishableSeedIsReportedOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	seed := parseDoc(t, testPolicy)
+	for i := range 120000 {
+		seed.Lists["staff"] = append(seed.Lists["staff"], "staff-member-"+strings.Repeat("x", i%7)+string(rune('a'+i%26))+itoa(i))
+	}
+	r := newReplica(t, b.js, Config{Seed: seed, SeedSource: "big.yaml"}).start(t)
+	r.waitCaughtUp(t)
+	later := b.publish(t, replacedBy(parseDoc(t, testPolicy)))
+	r.waitRevision(t, later)
+	require.Equal(t, 1, strings.Count(r.logs.String(), "cannot seed the policy log"), r.logs.String())
+	require.Contains(t, r.logs.String(), "so that it fits one policy event")
+	require.NotContains(t, r.logs.String(), "policy log not followed; retrying")
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
