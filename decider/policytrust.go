@@ -32,20 +32,22 @@ const (
 
 // EventSigningInput returns the bytes a policy event's signature covers:
 //
-//	invitegate-policy-event/v1 LF <app> LF <subject> LF <body>
+//	invitegate-policy-event/v1 LF <app> LF <subject> LF <sha256 of body, lower-case hex>
 //
 // app is the subject's app token (the SDKAppID), subject the full subject
-// (invitegate.policy.<app>.<kind>), body the message exactly as published.
-// The same body signed for another app or kind does not verify.
+// (invitegate.policy.<app>.<kind>), body the message exactly as published
+// (hashed first, so a 900 KiB list event costs one SHA-256 pass, not a
+// copy and a SHA-512 pass). The same body signed for another app or kind
+// does not verify.
 func EventSigningInput(app, subject string, body []byte) []byte {
-	app = subjectToken(app)
-	b := make([]byte, 0, 32+len(app)+len(subject)+len(body))
+	sum := sha256.Sum256(body)
+	b := make([]byte, 0, 96+len(app)+len(subject))
 	b = append(b, "invitegate-policy-event/v1\n"...)
-	b = append(b, app...)
+	b = append(b, subjectToken(app)...)
 	b = append(b, '\n')
 	b = append(b, subject...)
 	b = append(b, '\n')
-	return append(b, body...)
+	return hex.AppendEncode(b, sum[:])
 }
 
 // SignEvent returns the headers' values for body published on subject of app.

@@ -74,7 +74,7 @@ func TestKeygenWritesStandardFormats(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, bob.ID(), author)
 	recipe := strings.TrimSpace(tool(t, b.dir, "sh", "-c",
-		`{ printf 'invitegate-policy-event/v1\n%s\n%s\n' "`+demoApp+`" "`+subject+`"; printf '%s' '`+body+`'; } | cmp - signed-input && echo same`))
+		`printf '%s' '`+body+`' > event.json && printf 'invitegate-policy-event/v1\n%s\n%s\n%s' "`+demoApp+`" "`+subject+`" "$(sha256sum < event.json | cut -d' ' -f1)" | cmp - signed-input && echo same`))
 	require.Equal(t, "same", recipe, "the README's printf builds the signed input")
 }
 
