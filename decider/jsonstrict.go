@@ -15,6 +15,9 @@ import (
 // two equal keys, so that "ids" could say one thing to one reader and
 // another to the next; checkDuplicateKeys closes that.
 
+// maxJSONDepth is encoding/json's own nesting limit.
+const maxJSONDepth = 10000
+
 // errDuplicateKey is wrapped by checkDuplicateKeys' errors.
 var errDuplicateKey = errors.New("duplicate key")
 
@@ -42,10 +45,11 @@ func checkDuplicateKeys(data []byte) error {
 	var stack []keyFrame
 	for i := 0; i < len(data); i++ {
 		switch data[i] {
-		case '{':
-			stack = append(stack, keyFrame{object: true, expectKey: true})
-		case '[':
-			stack = append(stack, keyFrame{})
+		case '{', '[':
+			if len(stack) >= maxJSONDepth {
+				return nil // encoding/json refuses it, without our stack
+			}
+			stack = append(stack, keyFrame{object: data[i] == '{', expectKey: data[i] == '{'})
 		case '}', ']':
 			if len(stack) > 0 {
 				stack = stack[:len(stack)-1]

@@ -25,6 +25,10 @@ func TestCheckDuplicateKeys(t *testing.T) {
 		require.ErrorIs(t, err, errDuplicateKey, s)
 		require.Contains(t, err.Error(), want)
 	}
+	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
+	require.NoError(t, checkDuplicateKeys([]byte(deep)), "left to the decoder")
+	_, err := ParseChange([]byte(deep))
+	require.ErrorContains(t, err, "exceeded max depth")
 	// A big object switches to a set.
 	var sb strings.Builder
 	sb.WriteString("{")
