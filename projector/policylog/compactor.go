@@ -131,7 +131,7 @@ func (c *Compactor) apply(ctx context.Context, rec policystore.Record) error {
 		if !c.rebuild {
 			lctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 			var err error
-			snap, pos, err = policystore.LoadSnapshot(lctx, c.stores, rec.App, 0, c.cfg.Trust)
+			snap, pos, err = policystore.LoadSnapshot(lctx, c.stores, rec.App, 0, c.sealTrust())
 			cancel()
 			if errors.Is(err, policystore.ErrSnapshotRefused) {
 				c.rebuild = true
@@ -202,4 +202,15 @@ func (c *Compactor) final() error {
 		c.logger.Warn("pending policy events not compacted at stop; the next start folds them again", "err", err)
 	}
 	return fmt.Errorf("policy compactor: %w", context.Canceled)
+}
+
+// sealTrust is the trust the compactor holds its own snapshots to: with a
+// key it signs them, so it checks them like a replica; without one they are
+// unsigned (replicas with trust do not use them) and it takes them as they
+// are rather than rebuilding at every start.
+func (c *Compactor) sealTrust() *decider.Trust {
+	if c.cfg.SnapshotKey == nil {
+		return nil
+	}
+	return c.cfg.Trust
 }
