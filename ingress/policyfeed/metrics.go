@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/invitegate/invitegate/decider"
 )
 
 // metrics of a Follower. invitegate_policy_revision and
@@ -44,6 +46,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "From the policy event being stored by JetStream to this replica deciding with it (live events).",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}),
+	}
+	// Every series at zero, so that alerts and dashboards see them before
+	// the first rejection or unreadable snapshot.
+	for _, reason := range []string{decider.RejectMalformed, decider.RejectInvalidPolicy, decider.RejectUnknownList,
+		decider.RejectNoPolicy, decider.RejectUnsigned, decider.RejectBadSignature, decider.RejectUntrustedKey, decider.RejectRepublished} {
+		m.rejected.WithLabelValues(reason)
+	}
+	for _, source := range []string{"disk", "compacted"} {
+		m.snapErrors.WithLabelValues(source)
 	}
 	for _, c := range []prometheus.Collector{m.applied, m.rejected, m.saves, m.followErrors, m.snapErrors, m.lag} {
 		if err := reg.Register(c); err != nil {
