@@ -36,6 +36,11 @@ var ChangeKinds = []string{ChangeReplaced, ChangeListAdded, ChangeListRemoved}
 // MaxListIDBytes bounds one list entry (an IM UserID is at most 45 bytes).
 const MaxListIDBytes = 256
 
+// MaxAppBytes bounds the app token of a policy subject (an SDKAppID has
+// ten digits): the compactor names an object after it, and NATS closes a
+// connection whose request subject is too long.
+const MaxAppBytes = 64
+
 // PolicySubject returns invitegate.policy.<app>.<kind>; the app token is
 // sanitised like EventSubject's.
 func PolicySubject(app, kind string) string {

@@ -124,6 +124,11 @@ func (c *Compactor) next(ctx context.Context, rd *policystore.Reader) (policysto
 // apply folds one event into its app's fold, loading the app's snapshot
 // the first time the app is seen.
 func (c *Compactor) apply(ctx context.Context, rec policystore.Record) error {
+	if len(rec.App) > decider.MaxAppBytes {
+		c.seen.Store(rec.Seq)
+		c.logger.Warn("policy event of an app token too long to be an app: not compacted", "event", rec.Seq, "app_bytes", len(rec.App))
+		return nil
+	}
 	a, ok := c.apps[rec.App]
 	if !ok {
 		var snap *decider.Snapshot

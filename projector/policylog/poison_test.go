@@ -2,6 +2,7 @@ package policylog
 
 import (
 	"context"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -38,12 +39,22 @@ func TestAuditStoresWhatPostgresRefuses(t *testing.T) {
 	b.publishRaw(t, "app1", decider.ChangeListAdded, `{"kind":"list.added","author":"\u0000","list":"banned","ids":["x"]}`)
 	b.publishRaw(t, "app1", decider.ChangeListAdded, `{"kind":"list.added","list":"banned","ids":["bad\u0000id"]}`)
 	b.publishRaw(t, "app1", decider.ChangeListAdded, "{\"kind\":\"list.added\",\"list\":\"banned\",\"ids\":[\"\xff\"]}")
+	huge := make([]byte, 3000) // an app token no index row holds (random: it does not compress)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := range huge {
+		huge[i] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[rnd.IntN(62)]
+	}
+	b.publishRaw(t, string(huge), decider.ChangeListAdded, `{"kind":"list.added","list":"banned","ids":["x"]}`)
 	last := b.publish(t, "app1", listEvent(decider.ChangeListAdded, "banned", "after"))
 
 	w := startWriter(t, b.js, pool)
 	c := startCompactor(t, b.js, Config{CompactEvery: 1, CompactInterval: 10 * time.Millisecond})
-	rows := waitRows(t, pool, 5)
-	require.Equal(t, []bool{true, true, false, false, true}, []bool{rows[0].Applied, rows[1].Applied, rows[2].Applied, rows[3].Applied, rows[4].Applied})
+	rows := waitRows(t, pool, 6)
+	require.Equal(t, []bool{true, true, false, false, false, true}, []bool{rows[0].Applied, rows[1].Applied, rows[2].Applied, rows[3].Applied, rows[4].Applied, rows[5].Applied})
+	require.Len(t, rows[4].App, 200, "the row an index refused is stored alone, cut")
+	var bareNote string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT stored_note FROM invitegate.policy_revisions WHERE revision = 5`).Scan(&bareNote))
+	require.Contains(t, bareNote, "without its payload")
 	require.Equal(t, `a\u0000b`, rows[0].Author)
 	require.True(t, rows[0].HasDocument)
 	var note, errorInfo string
@@ -60,7 +71,7 @@ func TestAuditStoresWhatPostgresRefuses(t *testing.T) {
 	more := b.publish(t, "app1", listEvent(decider.ChangeListAdded, "banned", "more"))
 	startWriter(t, b.js, pool)
 	c2 := startCompactor(t, b.js, Config{CompactEvery: 1, CompactInterval: 10 * time.Millisecond})
-	waitRows(t, pool, 6)
+	waitRows(t, pool, 7)
 	waitCompacted(t, c2, more)
 	snap, _, err := policystore.LoadSnapshot(ctx, b.logs["app1"].Stores(), "app1", 0, nil)
 	require.NoError(t, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -141,6 +142,9 @@ func (w *RevisionWriter) judge(rec policystore.Record) revisionRow {
 		r.keyID = &rec.KeyID
 	}
 	author, err := rec.Verify(w.cfg.Trust)
+	if err == nil && len(rec.App) > decider.MaxAppBytes {
+		err = &decider.ChangeError{Reason: decider.RejectMalformed, Err: fmt.Errorf("app token of %d bytes (at most %d)", len(rec.App), decider.MaxAppBytes)}
+	}
 	c, perr := decider.ParseChange(rec.Data)
 	if err == nil {
 		err = perr
@@ -208,11 +212,12 @@ func (w *RevisionWriter) write(ctx context.Context, batch []revisionRow) error {
 }
 
 // isDataError reports whether err is PostgreSQL refusing the data (SQLSTATE
-// class 22, data exception, or 23, integrity constraint) rather than a
-// connection or server failure that a retry may cure.
+// class 22, data exception; 23, integrity constraint; 54, a value past a
+// limit such as an index row) rather than a connection or server failure
+// that a retry may cure.
 func isDataError(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"))
+	return errors.As(err, &pgErr) && slices.Contains([]string{"22", "23", "54"}, pgErr.Code[:min(2, len(pgErr.Code))])
 }
 
 // insert writes rows in one transaction; bare writes them without payload.
@@ -264,6 +269,9 @@ func (r revisionRow) args(bare bool) []any {
 	var note noteList
 	app := note.text("app", r.rec.App)
 	kind := note.text("kind", r.rec.Kind)
+	if bare { // what an index may refuse: cut to a size it takes
+		app, kind = clip(app, 200), clip(kind, 200)
+	}
 	author, reason = note.text("author", author), note.text("reason", reason)
 	problem, keyID, list := note.ptr("problem", r.problem), note.ptr("key_id", r.keyID), note.ptr("list", list)
 	docJSON := note.document("document", doc)
@@ -278,4 +286,12 @@ func (r revisionRow) args(bare bool) []any {
 	}
 	return []any{int64(r.rec.Seq), app, kind, r.reason == nil, r.reason, problem, author, reason,
 		changedAt, r.rec.Stored, rollbackOf, docJSON, list, ids, len(ids), keyID, storedNote}
+}
+
+// clip cuts s to at most n bytes of valid UTF-8.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
 }
