@@ -112,8 +112,10 @@ func (w *RevisionWriter) loadState(ctx context.Context) (uint64, error) {
 			return 0, fmt.Errorf("policy documents in force: %w", err)
 		}
 		d, err := decider.ParseDocumentJSON(doc)
-		if err != nil {
-			return 0, fmt.Errorf("policy document in force for %s: %w", app, err)
+		if err != nil { // stored rewritten, or by another version: judge without it rather than stop
+			w.logger.Error("policy document in force unreadable from policy_revisions: list events of this app are judged without it",
+				"app", app, "err", err)
+			continue
 		}
 		w.docs[app] = d
 	}
