@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"time"
@@ -84,7 +83,7 @@ func cmdPolicyCheck(_ context.Context, e env, args []string) error {
 
 // loadPolicyFile reads, parses and compiles a policy file.
 func loadPolicyFile(path string, revision uint64) (*decider.Snapshot, error) {
-	data, err := os.ReadFile(path)
+	data, err := readBounded(path, decider.MaxDocumentFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read policy: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -23,21 +24,23 @@ const (
 // maxKeyFileBytes bounds a key or trust file.
 const maxKeyFileBytes = 1 << 20
 
-func readKeyFile(path string) ([]byte, error) {
+func readKeyFile(path string) ([]byte, error) { return readBounded(path, maxKeyFileBytes) }
+
+// readBounded reads a file of at most limit bytes.
+func readBounded(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data := make([]byte, maxKeyFileBytes+1)
-	n, err := f.Read(data)
-	if err != nil && n == 0 {
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	if n > maxKeyFileBytes {
-		return nil, fmt.Errorf("read %s: over %d bytes", path, maxKeyFileBytes)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("read %s: over %d bytes", path, limit)
 	}
-	return data[:n], nil
+	return data, nil
 }
 
 // loadTrust reads the trust files; none gives nil (no verification), and a
