@@ -134,3 +134,27 @@ func regexpQuote(s string) string {
 	r := strings.NewReplacer(`+`, `\+`, `/`, `\/`, `.`, `\.`)
 	return r.Replace(s)
 }
+
+// TestPolicyFilesThatOnceBrokeReplicas: a YAML file with "\u0092" in an
+// error_info is applied and every replica decides with it; a file of
+// aliases is refused by check and apply, before anything is published.
+func TestPolicyFilesThatOnceBrokeReplicas(t *testing.T) {
+	t.Parallel()
+	b := setupCLI(t)
+	f, engine := b.follower(t, "c1")
+	c1 := b.file(t, "c1.yaml", "apiVersion: invitegate/v1\nrules:\n  - name: all\n    reject: operator == 'x'\n    error_code: 10101\n    error_info: \"can\\u0092t\"\n")
+	b.ok(t, "", "policy", "check", c1)
+	b.ok(t, "", "policy", "apply", c1)
+	require.NoError(t, f.WaitRevision(context.Background(), 1))
+	require.Equal(t, "can\u0092t", engine.Snapshot().Document().Rules[0].ErrorInfo)
+	_, engine2 := b.follower(t, "c2")
+	require.Eventually(t, func() bool { return engine2.Snapshot() != nil }, 20e9, 1e7, "a new replica reads it too")
+
+	aliases := b.file(t, "alias.yaml", "apiVersion: invitegate/v1\nlists:\n  a: &x [u1]\n  b: *x\nrules: []\n")
+	for _, cmd := range []string{"check", "apply"} {
+		code, _, stderr := b.run(t, "", "policy", cmd, aliases)
+		require.Equal(t, exitFailure, code)
+		require.Contains(t, stderr, "YAML aliases (*x) are not allowed")
+	}
+	require.Equal(t, uint64(1), f.Revision(), "nothing more was published")
+}
