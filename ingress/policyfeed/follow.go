@@ -154,6 +154,7 @@ func (f *Follower) loadCompacted(ctx context.Context, log *policystore.Log) erro
 		// Refused or unreadable: the events after this replica's own
 		// position give the same policy, only slower.
 		f.m.snapErrors.WithLabelValues("compacted").Inc()
+		f.engine.SetUnready("the compacted policy snapshot cannot be used (" + err.Error() + "); replaying the policy log")
 		f.logger.Error("compacted policy snapshot not used: following the log from this replica's own position",
 			"position", f.fold.Position(), "err", err)
 		return nil

@@ -243,6 +243,8 @@ func TestForgedCompactedSnapshotIsRefused(t *testing.T) {
 		require.Equal(t, decider.OutcomeReject, s.Decide(req("spammer")).Outcome, name)
 		require.Equal(t, 1.0, r.counter(t, "invitegate_policy_snapshot_load_errors_total", "source", "compacted"), name)
 		require.Contains(t, r.logs.String(), "compacted policy snapshot refused", name)
+		require.Eventually(t, func() bool { return r.engine.Unready() == "" }, 10*time.Second, 5*time.Millisecond,
+			"ready again once the log is replayed")
 	}
 
 	// The real fold signed by the compactor, then its content replaced:
