@@ -3,6 +3,7 @@ package policylog
 import (
 	"context"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -119,4 +120,54 @@ func TestAuditAndCompactionWithTrust(t *testing.T) {
 	_, err = NewCompactor(Config{Trust: trust, SnapshotKey: admin}, b.js, discard(), prometheus.NewRegistry())
 	require.ErrorContains(t, err, "not in the trust as a snapshots key")
 	require.True(t, strings.HasPrefix(keyID, "SHA256:"))
+}
+
+// TestCompactorRebuildsWhenTheTrustChanges: after the trust changes (a key
+// revoked), the compactor's own snapshots no longer match it; it folds the
+// log again from the start under the new trust and signs new snapshots,
+// which readers with that trust load.
+func TestCompactorRebuildsWhenTheTrustChanges(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "app1")
+	ctx := context.Background()
+	oldKey, newKey, compactorKey := mustKey(t), mustKey(t), mustKey(t)
+	snapLine := "snapshots " + decider.AuthorizedKey(compactorKey.Public(), "compactor")
+	trust1 := mustTrust(t, decider.AuthorizedKey(oldKey.Public(), "old"), decider.AuthorizedKey(newKey.Public(), "new"), snapLine)
+	_, err := b.logs["app1"].WithSigner(oldKey).Publish(ctx, replaced(doc(t)))
+	require.NoError(t, err)
+	r2, err := b.logs["app1"].WithSigner(oldKey).Publish(ctx, listEvent(decider.ChangeListAdded, "banned", "by-old"))
+	require.NoError(t, err)
+	r3, err := b.logs["app1"].WithSigner(oldKey).Publish(ctx, listEvent(decider.ChangeListAdded, "banned", "late-old"))
+	require.NoError(t, err)
+	c := startCompactor(t, b.js, Config{CompactEvery: 1, CompactInterval: 10 * time.Millisecond, Trust: trust1, SnapshotKey: compactorKey})
+	waitCompacted(t, c, r3)
+	require.NoError(t, c.Stop(ctx))
+
+	// The old key is revoked after r2.
+	trust2 := mustTrust(t, "until="+strconv.FormatUint(r2, 10)+" "+decider.AuthorizedKey(oldKey.Public(), "old"),
+		decider.AuthorizedKey(newKey.Public(), "new"), snapLine)
+	_, _, err = policystore.LoadSnapshot(ctx, b.logs["app1"].Stores(), "app1", 0, trust2)
+	require.ErrorIs(t, err, policystore.ErrSnapshotRefused, "folded under the old trust")
+	r4, err := b.logs["app1"].WithSigner(newKey).Publish(ctx, listEvent(decider.ChangeListAdded, "banned", "by-new"))
+	require.NoError(t, err)
+	c2 := startCompactor(t, b.js, Config{CompactEvery: 1, CompactInterval: 10 * time.Millisecond, Trust: trust2, SnapshotKey: compactorKey})
+	waitCompacted(t, c2, r4)
+	snap, pos, err := policystore.LoadSnapshot(ctx, b.logs["app1"].Stores(), "app1", 0, trust2)
+	require.NoError(t, err)
+	require.Equal(t, r4, pos)
+	require.Equal(t, []string{"by-new", "by-old"}, snap.ListEntries("banned"), "the revoked key's later event is not in it")
+}
+
+func mustKey(t *testing.T) *decider.SigningKey {
+	t.Helper()
+	k, err := decider.GenerateSigningKey()
+	require.NoError(t, err)
+	return k
+}
+
+func mustTrust(t *testing.T, lines ...string) *decider.Trust {
+	t.Helper()
+	tr, err := decider.ParseTrust([]byte(strings.Join(lines, "\n")), "test")
+	require.NoError(t, err)
+	return tr
 }
