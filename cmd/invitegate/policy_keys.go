@@ -17,8 +17,8 @@ import (
 // the commands that read or follow the log.
 
 const (
-	signingKeyHelp  = "PKCS#8 PEM Ed25519 private key that signs each published event (make one with `invitegate policy keygen`); the recorded author is the key's identity"
-	policyTrustHelp = "file of public keys allowed to change the policy (one `[options] ssh-ed25519 AAAA... name` per line, or PEM); repeat or comma-separate for several files. With keys, events without a valid signature of one of them are never applied"
+	signingKeyHelp  = "`FILE`: PKCS#8 PEM Ed25519 private key that signs each published event (make one with 'invitegate policy keygen'); the recorded author is the key's identity"
+	policyTrustHelp = "`FILE` of public keys allowed to change the policy (one '[options] ssh-ed25519 AAAA... name' per line, or PEM); repeat or comma-separate for several files. With keys, events without a valid signature of one of them are never applied"
 )
 
 // maxKeyFileBytes bounds a key or trust file.
@@ -90,7 +90,7 @@ func cmdPolicyKeygen(_ context.Context, e env, args []string) error {
 		"Writes a new Ed25519 key pair: NAME.key, the private key (PKCS#8 PEM, mode 0600), which\n"+
 			"signs policy changes (--signing-key), and NAME.pub, the public key (one OpenSSH line,\n"+
 			"`ssh-ed25519 AAAA... NAME`), which replicas trust (--policy-trust). It prints the key id.", e.getenv)
-	f.String(&out, "out", "", "path of the pair without extension (required)")
+	f.String(&out, "out", "", "`NAME`: path of the pair without extension (required)")
 	f.Bool(&force, "force", false, "overwrite existing files")
 	rest, err := parseMixed(f, args, e)
 	if err != nil {

@@ -47,7 +47,7 @@ func (o *logCLIOptions) register(f *flags, e env, withWait bool) {
 	f.String(&o.app, "sdkappid", "", "the app whose policy log this is (required)")
 	f.Duration(&o.timeout, "timeout", 2*time.Minute, "bound on the whole command (--wait excepted)")
 	f.Duration(&o.stale, "replica-stale", 15*time.Second, "a replica whose status is older than this is not live")
-	f.StringList(&o.trustFiles, "policy-trust", "the replicas' --policy-trust: events they reject are shown as rejected and never folded into show, diff, rollback or list show")
+	f.StringList(&o.trustFiles, "policy-trust", "`FILE`: the replicas' --policy-trust; events they reject are shown as rejected and never folded into show, diff, rollback or list show")
 	if withWait {
 		author := e.getenv("USER")
 		if host, err := os.Hostname(); err == nil && author != "" {

@@ -39,7 +39,7 @@ func (o *policyOptions) register(f *flags, ingress, projector bool) {
 	}
 	f.StringList(&o.trustFiles, "policy-trust", policyTrustHelp)
 	if projector {
-		f.String(&o.snapshotKey, "policy-snapshot-key", "", "PKCS#8 PEM Ed25519 private key that signs the compacted policy snapshots; with --policy-trust, replicas load only snapshots signed by a key their trust marks `snapshots`")
+		f.String(&o.snapshotKey, "policy-snapshot-key", "", "`FILE`: PKCS#8 PEM Ed25519 private key that signs the compacted policy snapshots; with --policy-trust, replicas load only snapshots signed by a key their trust marks 'snapshots'")
 		f.Int(&o.compact.CompactEvery, "policy-compact-every", policylog.DefaultCompactEvery, "write the compacted policy snapshots after this many policy events")
 		f.Duration(&o.compact.CompactInterval, "policy-compact-interval", policylog.DefaultCompactInterval, "or this long after the first policy event not compacted yet")
 	}
