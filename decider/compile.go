@@ -57,12 +57,18 @@ func compile(doc *Document, revision uint64, opts compileOptions) (*Snapshot, er
 		return nil, err
 	}
 	var problems []Problem
+	if !checkBounds(doc, &problems) {
+		return nil, &ValidationError{Problems: problems}
+	}
 	checkHeader(doc, &problems)
 	listNames := slices.Sorted(maps.Keys(doc.Lists))
 	asts := make([]*celast.AST, len(doc.Rules))
 	seen := map[string]int{}
 	for i := range doc.Rules {
 		asts[i] = checkRule(env, doc, i, seen, listNames, cmp.Or(opts.costBudget, DefaultRuleCostBudget), &problems)
+	}
+	if len(problems) == 0 {
+		checkRoundTrip(doc, &problems)
 	}
 	if len(problems) > 0 {
 		return nil, &ValidationError{Problems: problems}
@@ -90,10 +96,12 @@ func checkHeader(doc *Document, problems *[]Problem) {
 // expression does not compile).
 func checkRule(env *cel.Env, doc *Document, i int, seen map[string]int, lists []string, budget uint64, problems *[]Problem) *celast.AST {
 	r := &doc.Rules[i]
-	rp := ruleProblems{index: i, name: r.Name, out: problems}
+	rp := ruleProblems{index: i, name: shorten(r.Name), out: problems}
 	switch {
 	case r.Name == "":
 		rp.add("name", "required")
+	case len(r.Name) > MaxRuleNameBytes:
+		rp.add("name", "%d bytes (at most %d)", len(r.Name), MaxRuleNameBytes)
 	case !ruleNameRE.MatchString(r.Name):
 		rp.add("name", "must match [a-z0-9-]+ (lower-case letters, digits and '-')")
 	case seen[r.Name] > 0:

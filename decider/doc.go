@@ -30,6 +30,15 @@
 //
 //	rule "banned-member" (rules[1]): refuse_member: undefined list "bannd" (defined: banned, staff)
 //
+// # The policy log
+//
+// Every change is a Change event (ParseChange reads it as strict JSON:
+// unknown fields, repeated keys and bytes that are not UTF-8 are errors), and
+// a Fold applies events in stream order into Snapshots; WriteState and
+// ReadState store a fold. With a Trust, only events signed by a trusted
+// Ed25519 key apply (SigningKey.SignEvent, Trust.VerifyEvent; the key
+// formats are those of openssl and OpenSSH, see policykeys.go).
+//
 // # Rules
 //
 // Each rule is a CEL expression of type bool over the variables operator,

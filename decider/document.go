@@ -26,7 +26,8 @@ const (
 
 // Document is a policy as written by its author, in YAML or JSON. It
 // round-trips: marshalling it with yaml or encoding/json gives a document
-// that parses back to the same value, so it can be published and diffed.
+// that parses back to the same value, so it can be published and diffed
+// (Compile refuses a document whose JSON does not read back the same).
 type Document struct {
 	APIVersion string              `yaml:"apiVersion" json:"apiVersion"`
 	Lists      map[string][]string `yaml:"lists,omitempty" json:"lists,omitempty"`
@@ -69,18 +70,59 @@ func (r *RuleSpec) EffectiveMode() string {
 	return r.Mode
 }
 
-// ParseDocument decodes a policy written in YAML or JSON (JSON is YAML).
-// Unknown fields, duplicate keys, wrong types and trailing documents are
+// Bounds of a policy document. A document travels as one NATS message
+// (the server's max_payload is 1 MiB by default), so its JSON must fit in
+// MaxDocumentBytes; a policy file is refused past MaxDocumentFileBytes
+// before it is parsed.
+const (
+	MaxDocumentBytes     = 960 << 10
+	MaxDocumentFileBytes = 4 << 20
+	MaxRules             = 1000
+	MaxRuleNameBytes     = 64
+)
+
+// ParseDocument decodes a policy file: JSON when its first character is
+// '{', else YAML. Unknown fields, duplicate keys, wrong types, trailing
+// documents and YAML aliases (whose expansion could cost gigabytes) are
 // errors; every failure is a *ValidationError. ParseDocument checks the
 // shape only: Compile checks the meaning.
 func ParseDocument(data []byte) (*Document, error) {
+	if len(data) > MaxDocumentFileBytes {
+		return nil, invalid(Problem{Index: -1, Message: fmt.Sprintf("document of %d bytes (at most %d)", len(data), MaxDocumentFileBytes)})
+	}
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '{' {
+		return ParseDocumentJSON(data)
+	}
+	return parseDocumentYAML(data)
+}
+
+// ParseDocumentJSON decodes a document stored as JSON (in an event, a
+// snapshot, the projector's table) with encoding/json: unknown fields,
+// duplicate keys and trailing data are errors, every failure a
+// *ValidationError.
+func ParseDocumentJSON(data []byte) (*Document, error) {
+	var doc Document
+	if err := decodeStrict(data, &doc); err != nil {
+		return nil, invalid(Problem{Index: -1, Message: strings.TrimPrefix(err.Error(), "json: ")})
+	}
+	return &doc, nil
+}
+
+func parseDocumentYAML(data []byte) (*Document, error) {
+	var root yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, invalid(Problem{Index: -1, Message: "empty document"})
+		}
+		return nil, yamlProblems(err)
+	}
+	if a := findAlias(&root); a != nil {
+		return nil, invalid(Problem{Index: -1, Message: fmt.Sprintf("line %d: YAML aliases (*%s) are not allowed: write the value out", a.Line, a.Value)})
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var doc Document
 	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, invalid(Problem{Index: -1, Message: "empty document"})
-		}
 		return nil, yamlProblems(err)
 	}
 	var extra yaml.Node
@@ -88,6 +130,19 @@ func ParseDocument(data []byte) (*Document, error) {
 		return nil, invalid(Problem{Index: -1, Message: "more than one YAML document (remove the '---' separator)"})
 	}
 	return &doc, nil
+}
+
+// findAlias returns the first alias node under n, nil when there is none.
+func findAlias(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode {
+		return n
+	}
+	for _, k := range n.Content {
+		if a := findAlias(k); a != nil {
+			return a
+		}
+	}
+	return nil
 }
 
 var unknownFieldRE = regexp.MustCompile(`^line (\d+): field (.*) not found in type (\S+)$`)

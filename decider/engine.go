@@ -25,6 +25,27 @@ type Engine struct {
 	failMode FailMode
 	now      func() time.Time
 	timeout  time.Duration // per decision; see SetDecisionTimeout
+	unready  atomic.Pointer[string]
+}
+
+// SetUnready records why the loaded policy must not be taken for the
+// current one (a snapshot that could not be read, a log not followed
+// while an older policy is served); "" clears it. The ingress's /readyz
+// answers 503 with the reason meanwhile; decisions go on.
+func (e *Engine) SetUnready(reason string) {
+	if reason == "" {
+		e.unready.Store(nil)
+		return
+	}
+	e.unready.Store(&reason)
+}
+
+// Unready returns the reason SetUnready recorded, "" when none.
+func (e *Engine) Unready() string {
+	if p := e.unready.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // NewEngine returns an Engine with no snapshot loaded. now may be nil (time.Now).

@@ -79,6 +79,16 @@ func (f *Fold) Apply(c *Change, seq uint64) error {
 	return f.apply(c, seq)
 }
 
+// Skip records that the event at seq is not applied (its signature or
+// origin was refused before it was parsed): only the position advances.
+func (f *Fold) Skip(seq uint64) error {
+	if seq <= f.position {
+		return fmt.Errorf("%w: sequence %d, position %d", ErrOutOfOrder, seq, f.position)
+	}
+	f.position = seq
+	return nil
+}
+
 // apply applies c, whose shape is checked, at sequence seq.
 func (f *Fold) apply(c *Change, seq uint64) error {
 	if c.Kind == ChangeReplaced {

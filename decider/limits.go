@@ -19,7 +19,7 @@ const (
 	MaxPlatformBytes   = 64  // OptPlatform
 	MaxClientIPBytes   = 64  // ClientIP (an IPv6 address is at most 45)
 	MaxChangeTypeBytes = 64  // JoinType, ExitType
-	MaxAppBytes        = 64  // SdkAppid (checked against the configured one)
+	MaxAppBytes        = 64  // SdkAppid (checked against the configured one); the app token of a policy subject, which the compactor names an object after
 	MaxCommandBytes    = 128 // CallbackCommand
 )
 

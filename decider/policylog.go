@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -110,7 +109,7 @@ func malformed(format string, args ...any) *ChangeError {
 }
 
 // wireChange is Change as decoded: the document is kept raw so that it is
-// parsed by ParseDocument with its strictness and messages.
+// parsed by ParseDocumentJSON with its strictness and messages.
 type wireChange struct {
 	Kind       string          `json:"kind"`
 	Author     string          `json:"author"`
@@ -127,19 +126,17 @@ type wireChange struct {
 // Whether the document compiles is left to Validate and Fold.Apply (which
 // compiles it anyway). Every error is a *ChangeError.
 func ParseChange(data []byte) (*Change, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var w wireChange
-	if err := dec.Decode(&w); err != nil {
-		return nil, malformed("decode: %v", err)
+	if !utf8.Valid(data) {
+		return nil, malformed("decode: not UTF-8")
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, malformed("trailing data after the JSON object")
+	var w wireChange
+	if err := decodeStrict(data, &w); err != nil {
+		return nil, malformed("decode: %v", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	c := &Change{Kind: w.Kind, Author: w.Author, Time: w.Time, Reason: w.Reason,
 		RollbackOf: w.RollbackOf, List: w.List, IDs: w.IDs}
 	if len(w.Document) > 0 && !bytes.Equal(w.Document, []byte("null")) {
-		doc, err := ParseDocument(w.Document)
+		doc, err := ParseDocumentJSON(w.Document)
 		if err != nil {
 			return nil, &ChangeError{Reason: RejectInvalidPolicy, Err: err}
 		}
@@ -160,6 +157,9 @@ func (c *Change) Validate() error {
 	}
 	if c.Kind == ChangeReplaced {
 		if _, err := Compile(c.Document, 0); err != nil {
+			return &ChangeError{Reason: RejectInvalidPolicy, Err: err}
+		}
+		if err := CheckDocumentSize(c.Document); err != nil {
 			return &ChangeError{Reason: RejectInvalidPolicy, Err: err}
 		}
 	}

@@ -49,7 +49,7 @@ func TestReadStateErrors(t *testing.T) {
 	head := `{"format":"invitegate-policy-state/v1","revision":2,"position":2,"document":`
 	cases := []struct{ data, want string }{
 		{``, `EOF`},
-		{`[]`, `cannot unmarshal array`},
+		{`[]`, `want an object`},
 		{`{"format":"other/v9"}`, `format "other/v9"`},
 		{`{"format":"invitegate-policy-state/v1","bogus":1}`, `unknown field "bogus"`},
 		{`{"format":"invitegate-policy-state/v1","revision":"x"}`, "revision"},
@@ -60,6 +60,9 @@ func TestReadStateErrors(t *testing.T) {
 		{head + `{"apiVersion":"v0","rules":[]},"lists":{}}`, `apiVersion`},
 		{head + `{"apiVersion":"invitegate/v1","rules":[],"x":1},"lists":{}}`, `unknown field "x"`},
 		{head + doc + `,"lists":{"banned":["a"]`, `unexpected EOF`},
+		{head + doc + `,"lists":{"banned":["a"],"banned":["b"]}}`, `duplicate key: list "banned"`},
+		{head + doc + `,"document":{},"lists":{"banned":[]}}`, `duplicate key "document"`},
+		{head + doc + `,"lists":{"banned":[]}} {}`, `trailing data`},
 	}
 	for _, c := range cases {
 		_, _, err := ReadState(strings.NewReader(c.data))

@@ -25,6 +25,9 @@ var exported = []string{
 	"invitegate_projector_lag_seconds", "invitegate_projector_pending_messages",
 	"invitegate_projector_dead_letters_total", "invitegate_projector_duplicates_total",
 	"invitegate_event_durability_total",
+	"invitegate_policy_follow_errors_total", "invitegate_policy_snapshot_load_errors_total",
+	"invitegate_policy_events_rejected_total", "invitegate_policy_revision_errors_total",
+	"invitegate_policy_compactor_errors_total",
 }
 
 var histograms = []string{"invitegate_callback_duration_seconds", "invitegate_decision_duration_seconds",
@@ -183,7 +186,7 @@ func TestMetricNamesFailures(t *testing.T) {
 var knownEnv = []string{"SDKAPPID", "HTTP_ADDR", "ADMIN_ADDR", "CALLBACK_PATH", "CALLBACK_TOKEN", "POLICY",
 	"FAIL_MODE", "LOG_FORMAT", "NATS_URL", "NATS_CREDS", "NATS_NKEY", "NATS_TLS_CA", "NATS_TLS_CERT",
 	"NATS_TLS_KEY", "JS_REPLICAS", "EVENTS_MAX_AGE", "DATA_DIR", "SPOOL_MAX_BYTES", "DATABASE_URL",
-	"BATCH_SIZE", "BATCH_WAIT", "NO_MIGRATE"}
+	"BATCH_SIZE", "BATCH_WAIT", "NO_MIGRATE", "POLICY_TRUST", "POLICY_SNAPSHOT_KEY"}
 
 func TestEnvNames(t *testing.T) {
 	t.Parallel()

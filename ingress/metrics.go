@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,6 +46,8 @@ type metrics struct {
 	// series created (so that dashboards and alerts see a rule at 0 before
 	// its first match or error).
 	seenRevision atomic.Uint64
+	rulesMu      sync.Mutex
+	ruleModes    map[string]string // the rules whose series exist, with their mode
 }
 
 var (
@@ -198,13 +201,36 @@ func (m *metrics) error(reason string) {
 	m.errors.WithLabelValues(reason).Inc()
 }
 
-// rulesOf creates the per-rule series of snapshot s at zero.
+// rulesOf creates the per-rule series of snapshot s at zero and deletes
+// those of rules s no longer has (a renamed rule leaves /metrics).
 func (m *metrics) rulesOf(s *decider.Snapshot) {
+	m.rulesMu.Lock()
+	defer m.rulesMu.Unlock()
+	modes := make(map[string]string, len(s.Rules()))
 	for _, r := range s.Rules() {
+		modes[r.Name] = r.Mode
 		m.ruleMatches.WithLabelValues(r.Name, r.Mode)
 		m.ruleErrors.WithLabelValues(r.Name)
 	}
+	for name, mode := range m.ruleModes {
+		switch now, ok := modes[name]; {
+		case !ok:
+			m.ruleMatches.DeletePartialMatch(prometheus.Labels{"rule": name})
+			m.ruleErrors.DeleteLabelValues(name)
+		case now != mode:
+			m.ruleMatches.DeleteLabelValues(name, mode)
+		}
+	}
+	m.ruleModes = modes
 	m.seenRevision.Store(s.Revision())
+}
+
+// syncRules brings the per-rule series to the engine's snapshot (before
+// each scrape, so that removed rules leave /metrics without traffic).
+func (m *metrics) syncRules() {
+	if s := m.engine.Snapshot(); s != nil && s.Revision() != m.seenRevision.Load() {
+		m.rulesOf(s)
+	}
 }
 
 // decision records what a decision did: its latency, rule matches by mode,

@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -76,9 +77,13 @@ func (s *Server) callbackMux() http.Handler {
 
 func (s *Server) adminMux() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.handler.registry, promhttp.HandlerOpts{
+	metrics := promhttp.HandlerFor(s.handler.registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelError),
-	}))
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		s.handler.metrics.syncRules()
+		metrics.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeAnswer(w, http.StatusOK, []byte(`{"alive":true}`))
 	})
@@ -99,9 +104,11 @@ func HandlePprof(mux *http.ServeMux) {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 }
 
-// readyz answers 200 once the engine holds a policy snapshot, else 503.
-// Either way it says whether callbacks must be signed ("callback_auth":
-// "on" with a CallbackToken, "off" without).
+// readyz answers 200 once the engine holds a policy snapshot, else 503;
+// 503 too, with the reason, while the engine is marked unready (the policy
+// it serves may be older than the log's). Either way it says whether
+// callbacks must be signed ("callback_auth": "on" with a CallbackToken,
+// "off" without).
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	auth := `,"callback_auth":"on"}`
 	if s.handler.cfg.CallbackToken == "" {
@@ -111,6 +118,16 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	if snap == nil {
 		writeAnswer(w, http.StatusServiceUnavailable,
 			[]byte(`{"ready":false,"reason":"no policy snapshot loaded"`+auth))
+		return
+	}
+	if reason := s.handler.engine.Unready(); reason != "" {
+		b, _ := json.Marshal(struct {
+			Ready        bool   `json:"ready"`
+			Reason       string `json:"reason"`
+			Revision     uint64 `json:"policy_revision"`
+			CallbackAuth string `json:"callback_auth"`
+		}{false, reason, snap.Revision(), map[bool]string{true: "on", false: "off"}[s.handler.cfg.CallbackToken != ""]})
+		writeAnswer(w, http.StatusServiceUnavailable, b)
 		return
 	}
 	b := strconv.AppendUint([]byte(`{"ready":true,"policy_revision":`), snap.Revision(), 10)

@@ -58,6 +58,22 @@ func (f *flags) Float(p *float64, name string, def float64, help string) {
 	f.fs.Float64Var(p, name, def, help)
 }
 
+// StringList is a flag that may be repeated, each value also split at
+// commas (so its environment variable holds a comma-separated list).
+func (f *flags) StringList(p *[]string, name, help string) { f.fs.Var((*stringList)(p), name, help) }
+
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error {
+	for item := range strings.SplitSeq(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			*l = append(*l, item)
+		}
+	}
+	return nil
+}
+
 // errHelp is returned by parse when --help was asked for; the usage has been
 // written to stdout.
 var errHelp = errors.New("help requested")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"time"
@@ -29,6 +28,7 @@ var policySubcommands = map[string]struct {
 	"status":   {"live ingress replicas and the revision each decides with", cmdPolicyStatus},
 	"explain":  {"[--policy FILE] < body.json: what every rule evaluated to for one callback body", cmdPolicyExplain},
 	"test":     {"POLICY TESTFILE... [--coverage]: run table-driven YAML tests of a policy, offline", cmdPolicyTest},
+	"keygen":   {"--out NAME: write an Ed25519 key pair (NAME.key, NAME.pub) that signs policy changes", cmdPolicyKeygen},
 }
 
 func writePolicyUsage(w io.Writer) {
@@ -58,7 +58,7 @@ func cmdPolicy(ctx context.Context, e env, args []string) error {
 	}
 	sub, ok := policySubcommands[args[0]]
 	if !ok {
-		return usagef("policy: unknown subcommand %q (want apply, check, diff, explain, history, replay, rollback, show, status or test)", args[0])
+		return usagef("policy: unknown subcommand %q (want apply, check, diff, explain, history, keygen, replay, rollback, show, status or test)", args[0])
 	}
 	return sub.run(ctx, e, args[1:])
 }
@@ -78,13 +78,16 @@ func cmdPolicyCheck(_ context.Context, e env, args []string) error {
 		return err
 	}
 	doc := snap.Document()
+	if err := decider.CheckDocumentSize(doc); err != nil {
+		return fmt.Errorf("policy %s cannot be published:\n%w", rest[0], err)
+	}
 	fmt.Fprintf(e.stdout, "%s: ok (%d rules, %d lists)\n", rest[0], len(doc.Rules), len(doc.Lists))
 	return nil
 }
 
 // loadPolicyFile reads, parses and compiles a policy file.
 func loadPolicyFile(path string, revision uint64) (*decider.Snapshot, error) {
-	data, err := os.ReadFile(path)
+	data, err := readBounded(path, decider.MaxDocumentFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read policy: %w", err)
 	}

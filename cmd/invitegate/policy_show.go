@@ -72,7 +72,7 @@ func historyLines(ctx context.Context, log *policystore.Log, limit int) ([]strin
 	fold := decider.NewFold(nil, 0)
 	var lines []string
 	err := log.Read(ctx, 1, 0, func(r policystore.Record) error {
-		c, err := fold.ApplyEvent(r.Kind, r.Data, r.Seq)
+		c, err := policystore.ApplyRecord(fold, log.Trust(), r)
 		status := "applied"
 		if err != nil {
 			var ce *decider.ChangeError

@@ -29,16 +29,33 @@ import (
 //     (measured as the heap it frees when stopped and dropped);
 //   - decide-ns: one decision of 50 members against it, two of them in
 //     the list.
+//
+// "signed" signs every event (--signing-key) and runs the replica with
+// --policy-trust; "unsigned" neither.
 func BenchmarkListAddMillion(b *testing.B) {
 	const n = 1_000_000
 	path := filepath.Join(b.TempDir(), "ids.txt")
 	writeIDs(b, path, n)
+	b.Run("unsigned", func(b *testing.B) { benchListAdd(b, path, n, false) })
+	b.Run("signed", func(b *testing.B) { benchListAdd(b, path, n, true) })
+}
+
+func benchListAdd(b *testing.B, path string, n int, signed bool) {
 	for b.Loop() {
 		bb := setupCLI(b)
+		var trust *decider.Trust
+		if signed {
+			bb.ok(b, "", "policy", "keygen", "--out", filepath.Join(bb.dir, "bench"))
+			bb.env["INVITEGATE_SIGNING_KEY"] = filepath.Join(bb.dir, "bench.key")
+			bb.env["INVITEGATE_POLICY_TRUST"] = filepath.Join(bb.dir, "bench.pub")
+			var err error
+			trust, err = loadTrust([]string{bb.env["INVITEGATE_POLICY_TRUST"]})
+			require.NoError(b, err)
+		}
 		bb.ok(b, "", "policy", "apply", bb.file(b, "p.yaml", cliPolicy))
 		engine := decider.NewEngine(decider.FailOpen, nil)
 		dataDir := b.TempDir()
-		f, err := policyfeed.New(policyfeed.Config{App: demoApp, DataDir: dataDir, ReplicaID: "bench"},
+		f, err := policyfeed.New(policyfeed.Config{App: demoApp, DataDir: dataDir, ReplicaID: "bench", Trust: trust},
 			bb.js, engine, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 		require.NoError(b, err)
 		require.NoError(b, f.Start(context.Background()))

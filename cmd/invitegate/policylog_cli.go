@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/invitegate/invitegate/migrations/policystore"
 )
@@ -26,6 +27,10 @@ type logCLIOptions struct {
 	wait        bool
 	waitTimeout time.Duration
 	stale       time.Duration
+	signingKey  string
+	trustFiles  []string
+	signer      *decider.SigningKey
+	trust       *decider.Trust
 }
 
 func (o *logCLIOptions) register(f *flags, e env, withWait bool) {
@@ -40,12 +45,14 @@ func (o *logCLIOptions) register(f *flags, e env, withWait bool) {
 	f.String(&o.app, "sdkappid", "", "the app whose policy log this is (required)")
 	f.Duration(&o.timeout, "timeout", 2*time.Minute, "bound on the whole command (--wait excepted)")
 	f.Duration(&o.stale, "replica-stale", 15*time.Second, "a replica whose status is older than this is not live")
+	f.StringList(&o.trustFiles, "policy-trust", "`FILE`: the replicas' --policy-trust; events they reject are shown as rejected and never folded into show, diff, rollback or list show")
 	if withWait {
 		author := e.getenv("USER")
 		if host, err := os.Hostname(); err == nil && author != "" {
 			author += "@" + host
 		}
 		f.String(&o.author, "author", author, "author recorded with the change")
+		f.String(&o.signingKey, "signing-key", "", signingKeyHelp)
 		f.Bool(&o.wait, "wait", false, "return once every live ingress replica decides with the new revision, printing how long that took")
 		f.Duration(&o.waitTimeout, "wait-timeout", 30*time.Second, "bound on --wait")
 	}
@@ -57,6 +64,33 @@ func (o *logCLIOptions) validate() error {
 	}
 	if o.app == "" {
 		return usagef("--sdkappid (or %s) is required", EnvName("sdkappid"))
+	}
+	var err error
+	if o.trust, err = loadTrust(o.trustFiles); err != nil {
+		return usageError{err}
+	}
+	if o.signer, err = loadSigningKey(o.signingKey); err != nil {
+		return usageError{err}
+	}
+	if o.signer != nil {
+		o.author = o.signer.ID() // the author recorded is the key's identity
+	}
+	return nil
+}
+
+// checkSigner refuses to publish what the replicas of --policy-trust would
+// reject: an unsigned event, or one signed by a key they do not trust.
+func (o *logCLIOptions) checkSigner() error {
+	if !o.trust.Enabled() {
+		return nil
+	}
+	if o.signer == nil {
+		return usagef("--policy-trust is set: give --signing-key (or %s), the replicas reject unsigned events", EnvName("signing-key"))
+	}
+	subject := decider.PolicySubject(o.app, decider.ChangeListAdded)
+	key, sig := o.signer.SignEvent(o.app, subject, []byte("{}"))
+	if _, err := o.trust.VerifyEvent(o.app, subject, 1, []byte("{}"), key, sig); err != nil {
+		return usagef("--signing-key %s: %v: the replicas would reject its events", o.signingKey, err)
 	}
 	return nil
 }
@@ -148,10 +182,15 @@ func logCommand(ctx context.Context, e env, args []string, name, usage, summary 
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
+	if withWait {
+		if err := o.checkSigner(); err != nil {
+			return err
+		}
+	}
 	log, closeLog, err := o.openLog(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeLog()
-	return fn(ctx, &o, log, rest)
+	return fn(ctx, &o, log.WithTrust(o.trust).WithSigner(o.signer), rest)
 }

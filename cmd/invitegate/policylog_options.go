@@ -23,6 +23,9 @@ type policyOptions struct {
 	// startWait bounds how long the ingress waits, at start, for the log to
 	// be caught up before it listens.
 	startWait time.Duration
+	// trustFiles are --policy-trust; snapshotKey is --policy-snapshot-key.
+	trustFiles  []string
+	snapshotKey string
 
 	ingress, projector bool
 }
@@ -34,7 +37,9 @@ func (o *policyOptions) register(f *flags, ingress, projector bool) {
 		f.Duration(&o.follow.StatusInterval, "policy-status-interval", policyfeed.DefaultStatusInterval, "how often the replica refreshes its policy status (it also reports each new revision at once)")
 		f.Duration(&o.startWait, "policy-start-wait", 5*time.Second, "at start, wait this long for the policy log to be caught up before listening (then serve what is loaded)")
 	}
+	f.StringList(&o.trustFiles, "policy-trust", policyTrustHelp)
 	if projector {
+		f.String(&o.snapshotKey, "policy-snapshot-key", "", "`FILE`: PKCS#8 PEM Ed25519 private key that signs the compacted policy snapshots; with --policy-trust, replicas load only snapshots signed by a key their trust marks 'snapshots'")
 		f.Int(&o.compact.CompactEvery, "policy-compact-every", policylog.DefaultCompactEvery, "write the compacted policy snapshots after this many policy events")
 		f.Duration(&o.compact.CompactInterval, "policy-compact-interval", policylog.DefaultCompactInterval, "or this long after the first policy event not compacted yet")
 	}
@@ -70,6 +75,11 @@ func (o *policyOptions) fxOptions(in *ingressOptions, logger *slog.Logger) []fx.
 		opts = append(opts,
 			fx.Provide(func() (policyfeed.Config, error) {
 				cfg := o.follow
+				trust, err := loadTrust(o.trustFiles)
+				if err != nil {
+					return cfg, err
+				}
+				cfg.Trust = trust
 				if in.policyFile != "" {
 					snap, err := loadPolicyFile(in.policyFile, 0)
 					if err != nil {
@@ -88,7 +98,20 @@ func (o *policyOptions) fxOptions(in *ingressOptions, logger *slog.Logger) []fx.
 			}))
 	}
 	if o.projector {
-		opts = append(opts, fx.Supply(o.compact), policylog.Module,
+		opts = append(opts, fx.Provide(func() (policylog.Config, error) {
+			cfg := o.compact
+			var err error
+			if cfg.Trust, err = loadTrust(o.trustFiles); err != nil {
+				return cfg, err
+			}
+			if cfg.SnapshotKey, err = loadSigningKey(o.snapshotKey); err != nil {
+				return cfg, err
+			}
+			if cfg.Trust.Enabled() && cfg.SnapshotKey == nil {
+				logger.Warn("--policy-trust without --policy-snapshot-key: compacted policy snapshots are unsigned, so replicas with trust replay the log instead")
+			}
+			return cfg, nil
+		}), policylog.Module,
 			fx.Invoke(func(*policylog.Compactor, *policylog.RevisionWriter) {}))
 	}
 	return opts

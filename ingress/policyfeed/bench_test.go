@@ -35,8 +35,13 @@ func benchServer(b *testing.B) func() jetstream.JetStream {
 
 func benchFollower(b *testing.B, js jetstream.JetStream, id string) *policyfeed.Follower {
 	b.Helper()
+	return benchFollowerTrust(b, js, id, nil)
+}
+
+func benchFollowerTrust(b *testing.B, js jetstream.JetStream, id string, trust *decider.Trust) *policyfeed.Follower {
+	b.Helper()
 	f, err := policyfeed.New(policyfeed.Config{App: benchApp, DataDir: b.TempDir(), ReplicaID: id,
-		StatusInterval: time.Second}, js, decider.NewEngine(decider.FailOpen, nil), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+		StatusInterval: time.Second, Trust: trust}, js, decider.NewEngine(decider.FailOpen, nil), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	require.NoError(b, err)
 	require.NoError(b, f.Start(context.Background()))
 	b.Cleanup(func() { _ = f.Stop(context.Background()) })
@@ -86,16 +91,32 @@ func reportPercentiles(b *testing.B, name string, ds []time.Duration) {
 // publish acknowledged) to all three deciding with the new revision
 // ("decide"), and to all three having reported it in the status bucket,
 // which is what `policy apply --wait` waits for ("wait").
+//
+// "unsigned" runs without trust; "signed" signs every event and runs the
+// replicas with --policy-trust, so one run gives the cost of verification.
 func BenchmarkPropagation(b *testing.B) {
+	b.Run("unsigned", func(b *testing.B) { benchPropagation(b, false) })
+	b.Run("signed", func(b *testing.B) { benchPropagation(b, true) })
+}
+
+func benchPropagation(b *testing.B, signed bool) {
 	connect := benchServer(b)
 	ctx := context.Background()
 	log, err := policystore.OpenLog(ctx, connect(), benchApp, natsconn.PolicyStreamConfig{})
 	require.NoError(b, err)
+	var trust *decider.Trust
+	if signed {
+		key, err := decider.GenerateSigningKey()
+		require.NoError(b, err)
+		trust, err = decider.ParseTrust([]byte(decider.AuthorizedKey(key.Public(), "bench")), "bench")
+		require.NoError(b, err)
+		log = log.WithSigner(key)
+	}
 	_, err = log.Publish(ctx, &decider.Change{Kind: decider.ChangeReplaced, Document: benchDoc(b, 0)})
 	require.NoError(b, err)
 	var replicas []*policyfeed.Follower
 	for i := range 3 {
-		f := benchFollower(b, connect(), fmt.Sprintf("r%d", i))
+		f := benchFollowerTrust(b, connect(), fmt.Sprintf("r%d", i), trust)
 		<-f.CaughtUp()
 		replicas = append(replicas, f)
 	}

@@ -68,6 +68,13 @@ type Config struct {
 	// snapshot; live, a snapshot is made whenever nothing more is pending.
 	// Default 10000.
 	FlushEvery int
+	// Trust holds the public keys allowed to change the policy
+	// (--policy-trust). When it has keys, an event without a valid
+	// signature of one of them is never applied, snapshots on disk are used
+	// only when written under the same trust, and a compacted snapshot only
+	// when signed by a key trusted for snapshots. Default: none (every
+	// event that validates applies).
+	Trust *decider.Trust
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }

@@ -17,10 +17,13 @@ import (
 
 // diskStore keeps a replica's last good snapshot in one file, replaced
 // atomically (write a temporary file, fsync, rename, fsync the directory).
-type diskStore struct{ path string }
+type diskStore struct {
+	path  string
+	trust string // the fingerprint of the trust the snapshots are folded under
+}
 
-func newDiskStore(dataDir, app string) diskStore {
-	return diskStore{path: filepath.Join(dataDir, "policy", policystore.SanitizeID(app)+".json")}
+func newDiskStore(dataDir, app, trust string) diskStore {
+	return diskStore{path: filepath.Join(dataDir, "policy", policystore.SanitizeID(app)+".json"), trust: trust}
 }
 
 // load returns the snapshot on disk and its position; nil when there is none.
@@ -33,11 +36,14 @@ func (d diskStore) load() (*decider.Snapshot, uint64, error) {
 		return nil, 0, fmt.Errorf("open policy snapshot: %w", err)
 	}
 	defer f.Close()
-	s, pos, err := decider.ReadState(f)
+	s, meta, err := decider.ReadStateMeta(f)
 	if err != nil {
 		return nil, 0, fmt.Errorf("policy snapshot %s: %w", d.path, err)
 	}
-	return s, pos, nil
+	if meta.Trust != d.trust {
+		return nil, 0, fmt.Errorf("policy snapshot %s was folded under trust %q, not this replica's %q (--policy-trust changed): not used", d.path, meta.Trust, d.trust)
+	}
+	return s, meta.Position, nil
 }
 
 func (d diskStore) save(s *decider.Snapshot, position uint64) error {
@@ -50,7 +56,7 @@ func (d diskStore) save(s *decider.Snapshot, position uint64) error {
 		return fmt.Errorf("save policy snapshot: %w", err)
 	}
 	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename
-	if err := decider.WriteState(tmp, s, position); err != nil {
+	if err := decider.WriteStateMeta(tmp, s, decider.StateMeta{Position: position, Trust: d.trust}); err != nil {
 		tmp.Close()
 		return fmt.Errorf("save policy snapshot: %w", err)
 	}

@@ -11,7 +11,13 @@
 // a policy snapshot is their fold (decider.Fold): its revision is the stream
 // sequence of the last event applied. An event that does not validate is
 // never applied: the last good policy stays, and the rejection is logged and
-// counted in invitegate_policy_events_rejected_total{reason}.
+// counted in invitegate_policy_events_rejected_total{reason}. With
+// Config.Trust (--policy-trust), neither is an event without a valid
+// signature of a trusted key (policystore.ApplyRecord), a snapshot on disk
+// folded under another trust, or a compacted snapshot not signed by a key
+// trusted for snapshots; a snapshot that cannot be used is counted in
+// invitegate_policy_snapshot_load_errors_total{source} and, until the log
+// is caught up, marks the engine unready (/readyz says why).
 //
 // A Follower, one per ingress process:
 //

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/migrations/policystore"
 )
@@ -43,6 +45,7 @@ func (f *Follower) fallBackToSeed(why string) {
 		return
 	}
 	f.engine.Load(s)
+	f.engine.SetUnready("serving the --policy file (revision 0): the policy log is not followed")
 	f.setRevision(0, policystore.SourceFile)
 	f.logger.Warn(why+": serving the --policy file (revision 0) meanwhile", "file", f.cfg.SeedSource)
 }
@@ -56,6 +59,7 @@ func (f *Follower) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	log = log.WithTrust(f.cfg.Trust)
 	f.log.Store(log)
 	f.setRevision(f.Revision(), f.currentSource()) // report at once
 	if err := f.seed(setup, log); err != nil {
@@ -120,7 +124,18 @@ func (f *Follower) seed(ctx context.Context, log *policystore.Log) error {
 	if f.cfg.Seed == nil || f.cfg.SeedServeOnly || f.seeded {
 		return nil
 	}
+	if f.cfg.Trust.Enabled() {
+		f.seeded = true
+		f.logger.Warn("--policy-trust is set: the --policy file does not seed the log (its event would be unsigned); publish it with `invitegate policy apply --signing-key`",
+			"file", f.cfg.SeedSource)
+		return nil
+	}
 	seq, published, err := log.Seed(ctx, f.cfg.Seed, "seed:"+f.cfg.SeedSource)
+	if permanent := new(decider.ChangeError); errors.As(err, &permanent) || errors.Is(err, nats.ErrMaxPayload) {
+		f.seeded = true // the same document fails the same way: reported once, never retried
+		f.logger.Error("the --policy file cannot seed the policy log: not retried", "file", f.cfg.SeedSource, "err", err)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("seed the policy log: %w", err)
 	}
@@ -137,7 +152,16 @@ func (f *Follower) seed(ctx context.Context, log *policystore.Log) error {
 // ahead of what the replica has.
 func (f *Follower) loadCompacted(ctx context.Context, log *policystore.Log) error {
 	start := time.Now()
-	snap, pos, err := policystore.LoadSnapshot(ctx, log.Stores().Snapshots, f.cfg.App, f.fold.Position())
+	snap, pos, err := policystore.LoadSnapshot(ctx, log.Stores(), f.cfg.App, f.fold.Position(), f.cfg.Trust)
+	if err != nil && ctx.Err() == nil {
+		// Refused or unreadable: the events after this replica's own
+		// position give the same policy, only slower.
+		f.m.snapErrors.WithLabelValues("compacted").Inc()
+		f.engine.SetUnready("the compacted policy snapshot cannot be used (" + err.Error() + "); replaying the policy log")
+		f.logger.Error("compacted policy snapshot not used: following the log from this replica's own position",
+			"position", f.fold.Position(), "err", err)
+		return nil
+	}
 	if err != nil || snap == nil {
 		return err
 	}
@@ -150,7 +174,7 @@ func (f *Follower) loadCompacted(ctx context.Context, log *policystore.Log) erro
 // apply folds one event; a rejected one is counted and logged, and changes
 // nothing.
 func (f *Follower) apply(rec policystore.Record) {
-	c, err := f.fold.ApplyEvent(rec.Kind, rec.Data, rec.Seq)
+	c, err := policystore.ApplyRecord(f.fold, f.cfg.Trust, rec)
 	if errors.Is(err, decider.ErrOutOfOrder) {
 		return // delivered again after a consumer reset
 	}
@@ -162,7 +186,7 @@ func (f *Follower) apply(rec policystore.Record) {
 			author = c.Author
 		}
 		f.logger.Error("policy event rejected: the last good policy stays", "event", rec.Seq, "kind", rec.Kind,
-			"author", author, "reason", ce.Reason, "err", err, "revision", f.fold.Revision())
+			"author", author, "key", rec.KeyID, "reason", ce.Reason, "err", err, "revision", f.fold.Revision())
 		return
 	}
 	if err != nil {
@@ -189,6 +213,7 @@ func (f *Follower) flush(stored time.Time) {
 }
 
 func (f *Follower) markCaughtUp() {
+	f.engine.SetUnready("")
 	f.setRevision(f.Revision(), policystore.SourceLog)
 	f.caughtOne.Do(func() {
 		close(f.caughtUp)

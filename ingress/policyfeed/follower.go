@@ -63,7 +63,7 @@ func New(cfg Config, js jetstream.JetStream, engine *decider.Engine, logger *slo
 		return nil, err
 	}
 	logger = logger.With("component", "policyfeed", "app", cfg.App)
-	disk := newDiskStore(cfg.DataDir, cfg.App)
+	disk := newDiskStore(cfg.DataDir, cfg.App, cfg.Trust.Fingerprint(cfg.App))
 	return &Follower{cfg: cfg, js: js, engine: engine, logger: logger, m: m, disk: disk,
 		saver: newSaver(disk, cfg.SaveInterval, logger, m), reportWake: make(chan struct{}, 1),
 		changed: make(chan struct{}), caughtUp: make(chan struct{})}, nil
@@ -86,6 +86,8 @@ func (f *Follower) start() error {
 	snap, pos, err := f.disk.load()
 	switch {
 	case err != nil:
+		f.m.snapErrors.WithLabelValues("disk").Inc()
+		f.engine.SetUnready("the policy snapshot on disk cannot be used (" + err.Error() + "); not caught up with the policy log yet")
 		f.logger.Error("ignoring the policy snapshot on disk", "path", f.disk.path, "err", err)
 	case snap != nil:
 		f.fold = decider.NewFold(snap, pos)

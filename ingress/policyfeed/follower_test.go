@@ -163,7 +163,7 @@ func TestUnreadableDiskSnapshotIsIgnored(t *testing.T) {
 	r.waitRevision(t, rev)
 	require.Contains(t, r.logs.String(), "ignoring the policy snapshot on disk")
 	require.Eventually(t, func() bool {
-		s, _, err := newDiskStore(dir, testApp).load()
+		s, _, err := newDiskStore(dir, testApp, "").load()
 		return err == nil && s != nil && s.Revision() == rev
 	}, 10*time.Second, 10*time.Millisecond, "the good snapshot replaces it")
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/invitegate/invitegate/decider"
 )
 
 // metrics of a Follower. invitegate_policy_revision and
@@ -13,6 +15,7 @@ type metrics struct {
 	rejected     *prometheus.CounterVec // reason
 	saves        *prometheus.CounterVec // result
 	followErrors prometheus.Counter
+	snapErrors   *prometheus.CounterVec // source
 	lag          prometheus.Histogram
 }
 
@@ -24,7 +27,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"kind"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "invitegate_policy_events_rejected_total",
-			Help: "Policy log events not applied because they do not validate, by reason (malformed, invalid_policy, unknown_list, no_policy); the last good policy stays.",
+			Help: "Policy log events not applied, by reason (malformed, invalid_policy, unknown_list, no_policy; with --policy-trust unsigned, bad_signature, untrusted_key; republished); the last good policy stays.",
 		}, []string{"reason"}),
 		saves: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "invitegate_policy_snapshot_saves_total",
@@ -34,13 +37,26 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "invitegate_policy_follow_errors_total",
 			Help: "Times following the policy log failed (NATS unreachable, stream errors) and was retried.",
 		}),
+		snapErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "invitegate_policy_snapshot_load_errors_total",
+			Help: "Policy snapshots that could not be read or were refused, by source (disk, compacted); the replica follows the log without them.",
+		}, []string{"source"}),
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "invitegate_policy_apply_lag_seconds",
 			Help:    "From the policy event being stored by JetStream to this replica deciding with it (live events).",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.applied, m.rejected, m.saves, m.followErrors, m.lag} {
+	// Every series at zero, so that alerts and dashboards see them before
+	// the first rejection or unreadable snapshot.
+	for _, reason := range []string{decider.RejectMalformed, decider.RejectInvalidPolicy, decider.RejectUnknownList,
+		decider.RejectNoPolicy, decider.RejectUnsigned, decider.RejectBadSignature, decider.RejectUntrustedKey, decider.RejectRepublished} {
+		m.rejected.WithLabelValues(reason)
+	}
+	for _, source := range []string{"disk", "compacted"} {
+		m.snapErrors.WithLabelValues(source)
+	}
+	for _, c := range []prometheus.Collector{m.applied, m.rejected, m.saves, m.followErrors, m.snapErrors, m.lag} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register policyfeed metrics: %w", err)
 		}

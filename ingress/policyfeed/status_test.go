@@ -102,7 +102,7 @@ func TestCompactedSnapshotPlusReplayEqualsFullReplay(t *testing.T) {
 	require.NoError(t, err)
 	fold, err := b.log.State(ctx, mid, nil)
 	require.NoError(t, err)
-	require.NoError(t, policystore.SaveSnapshot(ctx, b.log.Stores().Snapshots, testApp, fold.Snapshot(), fold.Position()))
+	require.NoError(t, policystore.SaveSnapshot(ctx, b.log.Stores().Snapshots, testApp, fold.Snapshot(), fold.Position(), policystore.SnapshotSeal{}))
 	info, ok, err := policystore.StatSnapshot(ctx, b.log.Stores().Snapshots, testApp)
 	require.NoError(t, err)
 	require.True(t, ok)

@@ -14,6 +14,11 @@
 // buckets themselves are declared in migrations/natsconn, beside the SQL
 // schema: both are the layout of what is stored.
 //
+// Record.Verify and ApplyRecord are how every reader folds the log: an
+// event copied in by another stream (Nats-Stream header) is refused, and
+// with a decider.Trust only events signed by a trusted key apply. A Log
+// WithSigner signs what it publishes; WithTrust folds as the replicas do.
+//
 // A Log is one app's log: Publish (validated), Seed, Head, Read, Reader,
 // State (the fold up to a revision), Document, Replicas and WaitRevision
 // (what `invitegate policy apply --wait` uses), PutStatus and DeleteStatus

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/invitegate/invitegate/decider"
@@ -21,7 +22,27 @@ type Log struct {
 	js     jetstream.JetStream
 	app    string
 	stores natsconn.PolicyStores
+	trust  *decider.Trust      // events State and Document apply; nil: all
+	signer *decider.SigningKey // signs what Publish sends; nil: unsigned
 }
+
+// WithTrust returns a copy of l whose State and Document apply only the
+// events trust accepts (see decider.Trust.VerifyEvent).
+func (l *Log) WithTrust(trust *decider.Trust) *Log {
+	c := *l
+	c.trust = trust
+	return &c
+}
+
+// WithSigner returns a copy of l whose Publish signs every event with key.
+func (l *Log) WithSigner(key *decider.SigningKey) *Log {
+	c := *l
+	c.signer = key
+	return &c
+}
+
+// Trust returns the trust State applies (nil: none).
+func (l *Log) Trust() *decider.Trust { return l.trust }
 
 // OpenLog ensures the policy stream and buckets (cfg) and returns app's log.
 func OpenLog(ctx context.Context, js jetstream.JetStream, app string, cfg natsconn.PolicyStreamConfig) (*Log, error) {
@@ -60,7 +81,14 @@ func (l *Log) publish(ctx context.Context, c *decider.Change, opts ...jetstream.
 	// A retry of the same publish (lost ack) is dropped by the stream's
 	// duplicate window.
 	opts = append(opts, jetstream.WithMsgID(uuid.NewString()), jetstream.WithExpectStream(decider.PolicyStream))
-	ack, err := l.js.Publish(ctx, decider.PolicySubject(l.app, c.Kind), data, opts...)
+	msg := nats.NewMsg(decider.PolicySubject(l.app, c.Kind))
+	msg.Data = data
+	if l.signer != nil {
+		key, sig := l.signer.SignEvent(l.app, msg.Subject, data)
+		msg.Header.Set(decider.HeaderPolicyKey, key)
+		msg.Header.Set(decider.HeaderPolicySignature, sig)
+	}
+	ack, err := l.js.PublishMsg(ctx, msg, opts...)
 	if err != nil {
 		return 0, fmt.Errorf("publish %s event: %w", c.Kind, err)
 	}
@@ -101,11 +129,23 @@ func (l *Log) Head(ctx context.Context) (uint64, error) {
 
 // Record is one event of the log as read back.
 type Record struct {
-	Seq    uint64
-	App    string    // from the subject
-	Kind   string    // from the subject
-	Stored time.Time // when the stream stored it
-	Data   []byte
+	Seq         uint64
+	Subject     string
+	App         string    // from the subject
+	Kind        string    // from the subject
+	Stored      time.Time // when the stream stored it
+	Data        []byte
+	KeyID       string // decider.HeaderPolicyKey ("" when unsigned)
+	Signature   string // decider.HeaderPolicySignature
+	Republished string // the Nats-Stream header: the stream that republished it here ("" normally)
+}
+
+// recordOf returns the record of msg.
+func recordOf(subject string, data []byte, h nats.Header, seq uint64, stored time.Time) Record {
+	app, kind, _ := decider.ParsePolicySubject(subject)
+	return Record{Seq: seq, Subject: subject, App: app, Kind: kind, Stored: stored, Data: data,
+		KeyID: h.Get(decider.HeaderPolicyKey), Signature: h.Get(decider.HeaderPolicySignature),
+		Republished: h.Get(jetstream.StreamHeader)}
 }
 
 // Reader reads policy events in stream order from an ordered consumer (an
@@ -146,8 +186,7 @@ func (r *Reader) Next(ctx context.Context) (Record, uint64, error) {
 	if err != nil {
 		return Record{}, 0, fmt.Errorf("read policy log: %w", err)
 	}
-	app, kind, _ := decider.ParsePolicySubject(msg.Subject())
-	return Record{Seq: meta.Sequence.Stream, App: app, Kind: kind, Stored: meta.Timestamp, Data: msg.Data()}, meta.NumPending, nil
+	return recordOf(msg.Subject(), msg.Data(), msg.Headers(), meta.Sequence.Stream, meta.Timestamp), meta.NumPending, nil
 }
 
 // Stop ends the reader; a Next blocked in it returns. It may be called
@@ -207,7 +246,10 @@ func (l *Log) State(ctx context.Context, upTo uint64, reject func(Record, error)
 		upTo = head
 	}
 	fold := decider.NewFold(nil, 0)
-	snap, pos, err := LoadSnapshot(ctx, l.stores.Snapshots, l.app, 0)
+	snap, pos, err := LoadSnapshot(ctx, l.stores, l.app, 0, l.trust)
+	if errors.Is(err, ErrSnapshotRefused) {
+		snap, err = nil, nil // fold the whole log instead
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +257,7 @@ func (l *Log) State(ctx context.Context, upTo uint64, reject func(Record, error)
 		fold = decider.NewFold(snap, pos)
 	}
 	err = l.Read(ctx, fold.Position()+1, upTo, func(r Record) error {
-		if _, err := fold.ApplyEvent(r.Kind, r.Data, r.Seq); err != nil && reject != nil {
+		if _, err := ApplyRecord(fold, l.trust, r); err != nil && reject != nil {
 			reject(r, err)
 		}
 		return nil
@@ -233,8 +275,11 @@ func (l *Log) Document(ctx context.Context) (*decider.Document, error) {
 	case err != nil:
 		return nil, fmt.Errorf("newest policy document: %w", err)
 	}
-	if c, err := decider.ParseChange(msg.Data); err == nil && c.Kind == decider.ChangeReplaced && c.Validate() == nil {
-		return c.Document, nil
+	rec := recordOf(msg.Subject, msg.Data, msg.Header, msg.Sequence, msg.Time)
+	if _, err := rec.Verify(l.trust); err == nil {
+		if c, err := decider.ParseChange(msg.Data); err == nil && c.Kind == decider.ChangeReplaced && c.Validate() == nil {
+			return c.Document, nil
+		}
 	}
 	fold, err := l.State(ctx, 0, nil)
 	if err != nil {

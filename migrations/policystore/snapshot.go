@@ -2,6 +2,8 @@ package policystore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/migrations/natsconn"
 )
 
 // Compacted snapshots live in the Object Store natsconn.PolicySnapshotBucket:
@@ -50,38 +53,118 @@ func StatSnapshot(ctx context.Context, obs jetstream.ObjectStore, app string) (S
 	return SnapshotInfo{Revision: rev, Position: pos}, true, nil
 }
 
+// ErrSnapshotRefused is wrapped by LoadSnapshot's errors about a compacted
+// snapshot that exists but must not be used: its position is beyond the
+// stream's last sequence, or trust is enabled and it is not signed by a key
+// trusted for snapshots, under the same trust, or its content differs from
+// what was signed.
+var ErrSnapshotRefused = errors.New("compacted policy snapshot refused")
+
+// Metadata of a signed compacted snapshot (see decider.SnapshotSigningInput).
+const (
+	metaTrust     = "trust"
+	metaDigest    = "sha256"
+	metaKey       = "key"
+	metaSignature = "signature"
+)
+
+// SnapshotSeal is how the compactor signs the snapshots it writes: Key
+// (nil: unsigned) and the fingerprint of the trust it checked events
+// against.
+type SnapshotSeal struct {
+	Key   *decider.SigningKey
+	Trust string
+}
+
 // LoadSnapshot returns app's compacted snapshot and the position it covers
-// when that position is beyond after; else nil.
-func LoadSnapshot(ctx context.Context, obs jetstream.ObjectStore, app string, after uint64) (*decider.Snapshot, uint64, error) {
-	info, ok, err := StatSnapshot(ctx, obs, app)
+// when that position is beyond after; else nil. A snapshot beyond the
+// stream's last sequence is refused; with trust enabled, so is one not
+// signed by a key trusted for snapshots of app, folded under another trust,
+// or whose content differs from what was signed (ErrSnapshotRefused).
+func LoadSnapshot(ctx context.Context, st natsconn.PolicyStores, app string, after uint64, trust *decider.Trust) (*decider.Snapshot, uint64, error) {
+	info, ok, err := StatSnapshot(ctx, st.Snapshots, app)
 	if err != nil || !ok || info.Position <= after {
 		return nil, 0, err
 	}
-	res, err := obs.Get(ctx, SnapshotObject(app))
+	sinfo, err := st.Stream.Info(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("policy stream info: %w", err)
+	}
+	if last := sinfo.State.LastSeq; info.Position > last {
+		return nil, 0, fmt.Errorf("%w: app %s: its position %d is beyond the stream's last sequence %d", ErrSnapshotRefused, app, info.Position, last)
+	}
+	res, err := st.Snapshots.Get(ctx, SnapshotObject(app))
 	if err != nil {
 		return nil, 0, fmt.Errorf("policy snapshot of %s: %w", app, err)
 	}
 	defer res.Close()
-	snap, pos, err := decider.ReadState(res)
+	oinfo, err := res.Info()
 	if err != nil {
 		return nil, 0, fmt.Errorf("policy snapshot of %s: %w", app, err)
 	}
-	return snap, pos, nil
+	meta := oinfo.Metadata
+	if trust.Enabled() {
+		if err := checkSeal(trust, app, meta); err != nil {
+			return nil, 0, fmt.Errorf("%w: app %s: %w", ErrSnapshotRefused, app, err)
+		}
+	}
+	h := sha256.New()
+	snap, smeta, err := decider.ReadStateMeta(io.TeeReader(res, h))
+	if err != nil {
+		return nil, 0, fmt.Errorf("policy snapshot of %s: %w", app, err)
+	}
+	if _, err := io.Copy(h, res); err != nil {
+		return nil, 0, fmt.Errorf("policy snapshot of %s: %w", app, err)
+	}
+	if trust.Enabled() && hex.EncodeToString(h.Sum(nil)) != meta[metaDigest] {
+		return nil, 0, fmt.Errorf("%w: app %s: its content is not what was signed", ErrSnapshotRefused, app)
+	}
+	if strconv.FormatUint(smeta.Position, 10) != meta[metaPosition] || strconv.FormatUint(snap.Revision(), 10) != meta[metaRevision] {
+		return nil, 0, fmt.Errorf("%w: app %s: its content covers revision %d, position %d, not what its metadata says",
+			ErrSnapshotRefused, app, snap.Revision(), smeta.Position)
+	}
+	return snap, smeta.Position, nil
+}
+
+// checkSeal checks the signature in a snapshot's metadata.
+func checkSeal(trust *decider.Trust, app string, meta map[string]string) error {
+	if want := trust.Fingerprint(app); meta[metaTrust] != want {
+		return fmt.Errorf("folded under trust %q, this reader's is %q (the compactor's --policy-trust differs)", meta[metaTrust], want)
+	}
+	rev, err1 := strconv.ParseUint(meta[metaRevision], 10, 64)
+	pos, err2 := strconv.ParseUint(meta[metaPosition], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return fmt.Errorf("bad metadata: %w", err)
+	}
+	return trust.VerifySnapshot(app, rev, pos, meta[metaTrust], meta[metaDigest], meta[metaKey], meta[metaSignature])
 }
 
 // SaveSnapshot writes app's compacted snapshot s covering the log up to
-// position, streaming it (a 1,000,000-entry list is not held twice).
-func SaveSnapshot(ctx context.Context, obs jetstream.ObjectStore, app string, s *decider.Snapshot, position uint64) error {
+// position, streaming it (a 1,000,000-entry list is not held twice), then
+// signs it with seal.Key when there is one.
+func SaveSnapshot(ctx context.Context, obs jetstream.ObjectStore, app string, s *decider.Snapshot, position uint64, seal SnapshotSeal) error {
+	position = max(position, s.Revision())
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(decider.WriteState(pw, s, position)) }()
+	h := sha256.New()
+	go func() { pw.CloseWithError(decider.WriteState(io.MultiWriter(pw, h), s, position)) }()
 	meta := jetstream.ObjectMeta{Name: SnapshotObject(app), Metadata: map[string]string{
 		metaRevision: strconv.FormatUint(s.Revision(), 10),
-		metaPosition: strconv.FormatUint(max(position, s.Revision()), 10),
+		metaPosition: strconv.FormatUint(position, 10),
 	}}
 	_, err := obs.Put(ctx, meta, pr)
 	pr.CloseWithError(err) // unblocks the writer when Put failed early
 	if err != nil {
 		return fmt.Errorf("save policy snapshot of %s: %w", app, err)
+	}
+	if seal.Key == nil {
+		return nil
+	}
+	digest := hex.EncodeToString(h.Sum(nil))
+	key, sig := seal.Key.SignSnapshot(app, s.Revision(), position, seal.Trust, digest)
+	meta.Metadata[metaTrust], meta.Metadata[metaDigest] = seal.Trust, digest
+	meta.Metadata[metaKey], meta.Metadata[metaSignature] = key, sig
+	if err := obs.UpdateMeta(ctx, meta.Name, meta); err != nil {
+		return fmt.Errorf("sign policy snapshot of %s: %w", app, err)
 	}
 	return nil
 }

@@ -71,32 +71,39 @@ func decodeStatus(e jetstream.KeyValueEntry, now time.Time) (ReplicaStatus, bool
 }
 
 // Replicas lists the replicas of the app whose status entry is younger
-// than stale (0: any still in the bucket), by replica name.
+// than stale (0: any still in the bucket), by replica name. It lists the
+// keys from the bucket's stream and reads each: a watch's initial values
+// can miss an entry rewritten while the watch starts.
 func (l *Log) Replicas(ctx context.Context, stale time.Duration) ([]ReplicaStatus, error) {
-	w, err := l.stores.Status.Watch(ctx, SanitizeID(l.app)+".*", jetstream.IgnoreDeletes())
+	bucket := l.stores.Status.Bucket()
+	stream, err := l.js.Stream(ctx, "KV_"+bucket)
 	if err != nil {
 		return nil, fmt.Errorf("list replicas: %w", err)
 	}
-	defer w.Stop() //nolint:errcheck // nothing to do about it
+	prefix := "$KV." + bucket + "."
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(prefix+SanitizeID(l.app)+".*"))
+	if err != nil {
+		return nil, fmt.Errorf("list replicas: %w", err)
+	}
 	var out []ReplicaStatus
-	for {
-		select {
-		case e := <-w.Updates():
-			if e == nil { // the initial values are done
-				slices.SortFunc(out, func(a, b ReplicaStatus) int { return strings.Compare(a.Replica, b.Replica) })
-				return out, nil
-			}
-			st, ok, err := decodeStatus(e, time.Now())
-			if err != nil {
-				return nil, err
-			}
-			if ok && (stale == 0 || st.Age < stale) {
-				out = append(out, st)
-			}
-		case <-ctx.Done():
-			return nil, fmt.Errorf("list replicas: %w", ctx.Err())
+	for subject := range info.State.Subjects {
+		e, err := l.stores.Status.Get(ctx, strings.TrimPrefix(subject, prefix))
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // deleted, or expired meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list replicas: %w", err)
+		}
+		st, ok, err := decodeStatus(e, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		if ok && (stale == 0 || st.Age < stale) {
+			out = append(out, st)
 		}
 	}
+	slices.SortFunc(out, func(a, b ReplicaStatus) int { return strings.Compare(a.Replica, b.Replica) })
+	return out, nil
 }
 
 // ErrNoReplicas is returned by WaitRevision when no replica is live.

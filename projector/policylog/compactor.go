@@ -32,6 +32,7 @@ type Compactor struct {
 	apps       map[string]*appFold
 	pending    int // events since the last compaction
 	firstSince time.Time
+	rebuild    bool // a snapshot was refused: fold every app from the start of the log
 }
 
 type appFold struct {
@@ -76,6 +77,9 @@ func (c *Compactor) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.rebuild {
+		checkpoint = 0
+	}
 	c.apps, c.pending, c.firstSince = map[string]*appFold{}, 0, time.Time{}
 	c.seen.Store(checkpoint)
 	c.done.Store(checkpoint)
@@ -118,19 +122,33 @@ func (c *Compactor) next(ctx context.Context, rd *policystore.Reader) (policysto
 // apply folds one event into its app's fold, loading the app's snapshot
 // the first time the app is seen.
 func (c *Compactor) apply(ctx context.Context, rec policystore.Record) error {
+	if len(rec.App) > decider.MaxAppBytes {
+		c.seen.Store(rec.Seq)
+		c.logger.Warn("policy event of an app token too long to be an app: not compacted", "event", rec.Seq, "app_bytes", len(rec.App))
+		return nil
+	}
 	a, ok := c.apps[rec.App]
 	if !ok {
-		lctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-		snap, pos, err := policystore.LoadSnapshot(lctx, c.stores.Snapshots, rec.App, 0)
-		cancel()
-		if err != nil {
-			return err
+		var snap *decider.Snapshot
+		var pos uint64
+		if !c.rebuild {
+			lctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+			var err error
+			snap, pos, err = policystore.LoadSnapshot(lctx, c.stores, rec.App, 0, c.sealTrust())
+			cancel()
+			if errors.Is(err, policystore.ErrSnapshotRefused) {
+				c.rebuild = true
+				return fmt.Errorf("rebuilding every app's compacted snapshot from the start of the log: %w", err)
+			}
+			if err != nil {
+				return err
+			}
 		}
 		a = &appFold{fold: decider.NewFold(snap, pos)}
 		c.apps[rec.App] = a
 	}
 	c.seen.Store(rec.Seq)
-	if _, err := a.fold.ApplyEvent(rec.Kind, rec.Data, rec.Seq); errors.Is(err, decider.ErrOutOfOrder) {
+	if _, err := policystore.ApplyRecord(a.fold, c.cfg.Trust, rec); errors.Is(err, decider.ErrOutOfOrder) {
 		return nil // its snapshot already covers it
 	}
 	a.dirty = true
@@ -154,7 +172,8 @@ func (c *Compactor) compact(ctx context.Context) error {
 		}
 		if s := a.fold.Snapshot(); s != nil {
 			sctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-			err := policystore.SaveSnapshot(sctx, c.stores.Snapshots, app, s, seen)
+			seal := policystore.SnapshotSeal{Key: c.cfg.SnapshotKey, Trust: c.cfg.Trust.Fingerprint(app)}
+			err := policystore.SaveSnapshot(sctx, c.stores.Snapshots, app, s, seen, seal)
 			cancel()
 			if err != nil {
 				c.m.compactions.WithLabelValues("error").Inc()
@@ -169,6 +188,7 @@ func (c *Compactor) compact(ctx context.Context) error {
 		c.m.compactions.WithLabelValues("error").Inc()
 		return err
 	}
+	c.rebuild = false
 	c.m.compactions.WithLabelValues("ok").Inc()
 	c.m.position.Set(float64(seen))
 	c.done.Store(seen)
@@ -185,4 +205,15 @@ func (c *Compactor) final() error {
 		c.logger.Warn("pending policy events not compacted at stop; the next start folds them again", "err", err)
 	}
 	return fmt.Errorf("policy compactor: %w", context.Canceled)
+}
+
+// sealTrust is the trust the compactor holds its own snapshots to: with a
+// key it signs them, so it checks them like a replica; without one they are
+// unsigned (replicas with trust do not use them) and it takes them as they
+// are rather than rebuilding at every start.
+func (c *Compactor) sealTrust() *decider.Trust {
+	if c.cfg.SnapshotKey == nil {
+		return nil
+	}
+	return c.cfg.Trust
 }

@@ -57,7 +57,7 @@ func TestCompactionPlusReplayEqualsFullReplay(t *testing.T) {
 
 	for _, app := range []string{"app1", "app2"} {
 		want := b.fullFold(t, app).Snapshot()
-		snap, pos, err := policystore.LoadSnapshot(ctx, b.logs[app].Stores().Snapshots, app, 0)
+		snap, pos, err := policystore.LoadSnapshot(ctx, b.logs[app].Stores(), app, 0, nil)
 		require.NoError(t, err)
 		require.Equal(t, last, pos, app)
 		requireSameSnapshot(t, want, snap)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/invitegate/invitegate/decider"
 	"github.com/invitegate/invitegate/migrations/natsconn"
 )
 
@@ -41,6 +42,14 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Stores configures the policy stream and buckets (ensured at start).
 	Stores natsconn.PolicyStreamConfig
+	// Trust holds the public keys allowed to change the policy
+	// (--policy-trust): with keys, the compactor folds and the revision
+	// writer marks applied only the events they sign, as the replicas do.
+	Trust *decider.Trust
+	// SnapshotKey signs the compacted snapshots (--policy-snapshot-key);
+	// replicas with trust load only snapshots signed by a key their trust
+	// marks "snapshots". Nil: snapshots are written unsigned.
+	SnapshotKey *decider.SigningKey
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -71,8 +80,20 @@ func (c Config) validate() error {
 	check(c.BatchSize < 1, "batch size %d < 1", c.BatchSize)
 	check(c.RetryWait <= 0, "retry wait %s is not positive", c.RetryWait)
 	check(c.RequestTimeout <= 0, "request timeout %s is not positive", c.RequestTimeout)
+	if c.Trust.Enabled() && c.SnapshotKey != nil && !trustsSnapshotKey(c.Trust, c.SnapshotKey.ID()) {
+		errs = append(errs, fmt.Errorf("%w: snapshot key %s is not in the trust as a snapshots key (add a line `snapshots ssh-ed25519 ...`)", ErrInvalidConfig, c.SnapshotKey.ID()))
+	}
 	if err := c.Stores.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("%w: %w", ErrInvalidConfig, err))
 	}
 	return errors.Join(errs...)
+}
+
+func trustsSnapshotKey(t *decider.Trust, id string) bool {
+	for _, k := range t.Keys() {
+		if k.ID == id && k.Snapshots {
+			return true
+		}
+	}
+	return false
 }

@@ -16,9 +16,16 @@
 // app's fold from its snapshot, so its work never grows with history; a
 // starting replica loads the snapshot and replays only what follows.
 //
+// With Config.Trust both judge events as the replicas do (only signed
+// events apply) and the compactor signs each snapshot with
+// Config.SnapshotKey.
+//
 // A RevisionWriter writes one invitegate.policy_revisions row per event
-// (applied or rejected, with the reason), in stream order, batches in one
-// transaction each. Its checkpoint is the table itself (max(revision)), and
+// (applied or rejected, with the reason and the signing key), in stream
+// order, batches in one transaction each. What PostgreSQL refuses (NUL,
+// invalid UTF-8) is stored rewritten, noted in stored_note; a batch it
+// refuses is written row by row, and a row it still refuses is stored
+// without its payload, so one event never blocks the next. Its checkpoint is the table itself (max(revision)), and
 // the state it needs to judge an event (each app's document in force) is
 // read back from the table, so a restart loses and duplicates nothing.
 //

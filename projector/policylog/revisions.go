@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -105,9 +108,11 @@ func (w *RevisionWriter) loadState(ctx context.Context) (uint64, error) {
 		if err := rows.Scan(&app, &doc); err != nil {
 			return 0, fmt.Errorf("policy documents in force: %w", err)
 		}
-		d, err := decider.ParseDocument(doc)
-		if err != nil {
-			return 0, fmt.Errorf("policy document in force for %s: %w", app, err)
+		d, err := decider.ParseDocumentJSON(doc)
+		if err != nil { // stored rewritten, or by another version: judge without it rather than stop
+			w.logger.Error("policy document in force unreadable from policy_revisions: list events of this app are judged without it",
+				"app", app, "err", err)
+			continue
 		}
 		w.docs[app] = d
 	}
@@ -121,17 +126,28 @@ func (w *RevisionWriter) loadState(ctx context.Context) (uint64, error) {
 type revisionRow struct {
 	rec     policystore.Record
 	change  *decider.Change // nil when the event does not parse
-	doc     *string         // replaced: the document as JSON
 	reason  *string         // reject reason; nil when applied
 	problem *string
+	keyID   *string // the key that signed it; nil when unsigned
 }
 
 // judge decides whether the replicas apply rec, exactly as decider.Fold
-// does: the event must parse, match its subject, compile (replaced) and
-// name a list of the document in force (list events).
+// does: a trusted signature when trust is configured, then the event must
+// parse, match its subject, compile (replaced) and name a list of the
+// document in force (list events).
 func (w *RevisionWriter) judge(rec policystore.Record) revisionRow {
 	r := revisionRow{rec: rec}
-	c, err := decider.ParseChange(rec.Data)
+	if rec.KeyID != "" {
+		r.keyID = &rec.KeyID
+	}
+	author, err := rec.Verify(w.cfg.Trust)
+	if err == nil && len(rec.App) > decider.MaxAppBytes {
+		err = &decider.ChangeError{Reason: decider.RejectMalformed, Err: fmt.Errorf("app token of %d bytes (at most %d)", len(rec.App), decider.MaxAppBytes)}
+	}
+	c, perr := decider.ParseChange(rec.Data)
+	if err == nil {
+		err = perr
+	}
 	if err == nil && c.Kind != rec.Kind {
 		err = &decider.ChangeError{Reason: decider.RejectMalformed, Err: fmt.Errorf("the subject says %q but the event's kind is %q", rec.Kind, c.Kind)}
 	}
@@ -141,13 +157,17 @@ func (w *RevisionWriter) judge(rec policystore.Record) revisionRow {
 	if err == nil {
 		err = c.CheckAgainst(w.docs[rec.App])
 	}
-	if c != nil && c.Document != nil {
-		if b, jerr := json.Marshal(c.Document); jerr == nil {
-			s := string(b)
-			r.doc = &s
-		}
+	if c != nil && w.cfg.Trust.Enabled() && err == nil {
+		c.Author = author
 	}
 	r.change = c
+	if c == nil {
+		// Rejected before it parsed: record what a lenient reading gives.
+		var lenient decider.Change
+		if json.Unmarshal(rec.Data, &lenient) == nil {
+			r.change = &lenient
+		}
+	}
 	var ce *decider.ChangeError
 	switch {
 	case errors.As(err, &ce):
@@ -164,18 +184,49 @@ func (w *RevisionWriter) judge(rec policystore.Record) revisionRow {
 
 const insertRevisionSQL = `INSERT INTO invitegate.policy_revisions
 	(revision, app, kind, applied, reject_reason, problem, author, reason, changed_at, stored_at,
-	 rollback_of, document, list, ids, id_count)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15)
+	 rollback_of, document, list, ids, id_count, key_id, stored_note)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15, $16, $17)
 ON CONFLICT (revision) DO NOTHING`
 
 // write inserts batch in one transaction (rows already there are kept).
+// When PostgreSQL refuses the batch, each row is written alone, and a row
+// it still refuses is written without its payload (stored_note says why):
+// one event never blocks the next.
 func (w *RevisionWriter) write(ctx context.Context, batch []revisionRow) error {
+	err := w.insert(ctx, batch, false)
+	if err == nil || ctx.Err() != nil || !isDataError(err) {
+		return err
+	}
+	for i := range batch {
+		err := w.insert(ctx, batch[i:i+1], false)
+		if err != nil && isDataError(err) {
+			w.logger.Error("policy revision refused by PostgreSQL: stored without its payload", "revision", batch[i].rec.Seq, "err", err)
+			err = w.insert(ctx, batch[i:i+1], true)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isDataError reports whether err is PostgreSQL refusing the data (SQLSTATE
+// class 22, data exception; 23, integrity constraint; 54, a value past a
+// limit such as an index row) rather than a connection or server failure
+// that a retry may cure.
+func isDataError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && slices.Contains([]string{"22", "23", "54"}, pgErr.Code[:min(2, len(pgErr.Code))])
+}
+
+// insert writes rows in one transaction; bare writes them without payload.
+func (w *RevisionWriter) insert(ctx context.Context, rows []revisionRow, bare bool) error {
 	wctx, cancel := context.WithTimeout(ctx, w.cfg.RequestTimeout)
 	defer cancel()
 	var b pgx.Batch
 	applied := 0
-	for _, r := range batch {
-		b.Queue(insertRevisionSQL, r.args()...)
+	for _, r := range rows {
+		b.Queue(insertRevisionSQL, r.args(bare)...)
 		if r.reason == nil {
 			applied++
 		}
@@ -184,22 +235,23 @@ func (w *RevisionWriter) write(ctx context.Context, batch []revisionRow) error {
 		return tx.SendBatch(wctx, &b).Close()
 	})
 	if err != nil {
-		return fmt.Errorf("insert policy revisions %d..%d: %w", batch[0].rec.Seq, batch[len(batch)-1].rec.Seq, err)
+		return fmt.Errorf("insert policy revisions %d..%d: %w", rows[0].rec.Seq, rows[len(rows)-1].rec.Seq, err)
 	}
 	w.m.revisions.WithLabelValues("true").Add(float64(applied))
-	w.m.revisions.WithLabelValues("false").Add(float64(len(batch) - applied))
+	w.m.revisions.WithLabelValues("false").Add(float64(len(rows) - applied))
 	return nil
 }
 
-func (r revisionRow) args() []any {
+func (r revisionRow) args(bare bool) []any {
 	var (
 		author, reason string
 		changedAt      = r.rec.Stored
 		rollbackOf     *int64
 		list           *string
 		ids            []string
+		doc            *decider.Document
 	)
-	if c := r.change; c != nil {
+	if c := r.change; c != nil && !bare {
 		author, reason = c.Author, c.Reason
 		if !c.Time.IsZero() {
 			changedAt = c.Time
@@ -211,8 +263,34 @@ func (r revisionRow) args() []any {
 		if c.List != "" {
 			list = &c.List
 		}
-		ids = c.IDs
+		ids, doc = c.IDs, c.Document
 	}
-	return []any{int64(r.rec.Seq), r.rec.App, r.rec.Kind, r.reason == nil, r.reason, r.problem, author, reason,
-		changedAt, r.rec.Stored, rollbackOf, r.doc, list, ids, len(ids)}
+	var note noteList
+	app := note.text("app", r.rec.App)
+	kind := note.text("kind", r.rec.Kind)
+	if bare { // what an index may refuse: cut to a size it takes
+		app, kind = clip(app, 200), clip(kind, 200)
+	}
+	author, reason = note.text("author", author), note.text("reason", reason)
+	problem, keyID, list := note.ptr("problem", r.problem), note.ptr("key_id", r.keyID), note.ptr("list", list)
+	docJSON := note.document("document", doc)
+	ids = note.texts("ids", ids)
+	stored := note.String()
+	if bare {
+		stored = "stored without its payload: PostgreSQL refused the row"
+	}
+	var storedNote *string
+	if stored != "" {
+		storedNote = &stored
+	}
+	return []any{int64(r.rec.Seq), app, kind, r.reason == nil, r.reason, problem, author, reason,
+		changedAt, r.rec.Stored, rollbackOf, docJSON, list, ids, len(ids), keyID, storedNote}
+}
+
+// clip cuts s to at most n bytes of valid UTF-8.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
 }
