@@ -15,9 +15,8 @@
 -- word, hence the name.
 --
 -- invite_rollup_hourly counts such invites in requests_limited (a subset of
--- requests_fail_mode), shown by the invite_trends_hourly view. Hours
--- projected before this migration count 0; RebuildRollups recomputes them
--- from limit_hit.
+-- requests_fail_mode), shown by the invite_trends_hourly view. Invites
+-- stored before this migration have limit_hit NULL and count 0 there.
 --
 -- ADD COLUMN without a default (or with a constant one) rewrites nothing,
 -- and on a partitioned table reaches every partition.
