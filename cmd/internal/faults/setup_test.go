@@ -50,7 +50,7 @@ func TestMain(m *testing.M) {
 // policyFile is the repository's example policy.
 func policyFile(t testing.TB) string {
 	t.Helper()
-	p, err := filepath.Abs("../../deploy/policy/example.yaml")
+	p, err := filepath.Abs("../../../deploy/policy/example.yaml")
 	require.NoError(t, err)
 	return p
 }
