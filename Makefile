@@ -107,3 +107,8 @@ test-cluster-short: ## the same scenarios and checks with shorter holds (what .c
 	CLUSTER_QUORUM_LOSS=$${CLUSTER_QUORUM_LOSS:-20s} CLUSTER_LAME_DUCK=$${CLUSTER_LAME_DUCK:-9s} \
 	CLUSTER_POLICY_CHANGES=$${CLUSTER_POLICY_CHANGES:-10} CLUSTER_PROJECTOR_AFTER=$${CLUSTER_PROJECTOR_AFTER:-10s} \
 	$(MAKE) --no-print-directory test-cluster
+
+.PHONY: bench-cluster
+bench-cluster: ## the cluster topology's costs: µs of CPU per callback (ingress), per event stored R3+fsync (NATS), per event projected (projector, PostgreSQL); drain rates of one and two projectors
+	@$(GO) test -tags cluster -count=1 -timeout 30m -v -run '^TestR3Capacity$$' ./cmd/internal/faults > $(CLUSTER_LOG) 2>&1; status=$$?; \
+	grep -E '^(cluster: |--- |FAIL|ok |panic)|Error:|Messages:' $(CLUSTER_LOG); exit $$status

@@ -14,15 +14,6 @@ import (
 	"github.com/invitegate/invitegate/migrations/pgtest"
 )
 
-func TestProcessCPU(t *testing.T) {
-	t.Parallel()
-	require.Zero(t, processCPU(-1))
-	busy := time.Now()
-	for time.Since(busy) < 50*time.Millisecond { // burn some CPU
-	}
-	require.Positive(t, processCPU(os.Getpid()))
-}
-
 func TestPercentilesAndRatios(t *testing.T) {
 	t.Parallel()
 	xs := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/invitegate/invitegate/cmd/internal/faults"
@@ -28,28 +27,9 @@ type target struct {
 func (t *target) cpu() time.Duration {
 	var sum time.Duration
 	for _, pid := range t.pids {
-		sum += processCPU(pid)
+		sum += faults.ProcessCPU(pid)
 	}
 	return sum
-}
-
-// clockTick is USER_HZ, 100 on Linux x86-64 (getconf CLK_TCK).
-const clockTick = 10 * time.Millisecond
-
-// processCPU reads utime+stime of pid from /proc (0 when unreadable).
-func processCPU(pid int) time.Duration {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // the command name may hold spaces
-	if len(fields) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(utime+stime) * clockTick
 }
 
 // env holds what the targets need.
