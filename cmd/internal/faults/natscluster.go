@@ -3,9 +3,12 @@ package faults
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 )
 
@@ -260,19 +262,57 @@ func (c *NATSCluster) Node(name string) (*NATSServer, int, error) {
 	return nil, -1, fmt.Errorf("nats cluster: no server named %q", name)
 }
 
-// StreamLeader asks the cluster (through js) which server leads stream and
-// returns its index. It fails while the stream has no leader.
-func (c *NATSCluster) StreamLeader(ctx context.Context, js jetstream.JetStream, stream string) (int, error) {
-	s, err := js.Stream(ctx, stream)
+// StreamLeader asks the servers' monitoring endpoints (/jsz) in turn which
+// server leads stream, and returns its index. Each question is bounded by
+// two seconds, so a frozen server is skipped; it fails while no answering
+// server knows a leader.
+func (c *NATSCluster) StreamLeader(ctx context.Context, stream string) (int, error) {
+	var errs []error
+	for i := range c.Nodes {
+		leader, err := jszLeader(ctx, c.Monitor[i], stream)
+		if err == nil && leader != "" {
+			_, n, err := c.Node(leader)
+			return n, err
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", c.Names[i], cmp.Or(err, errors.New("no leader"))))
+	}
+	return -1, fmt.Errorf("leader of stream %s: %w", stream, errors.Join(errs...))
+}
+
+// jszLeader reads the leader of stream from one server's /jsz.
+func jszLeader(ctx context.Context, monitor, stream string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, monitor+"/jsz?accounts=true&streams=true", nil)
 	if err != nil {
-		return -1, fmt.Errorf("stream %s: %w", stream, err)
+		return "", err
 	}
-	info := s.CachedInfo()
-	if info.Cluster == nil || info.Cluster.Leader == "" {
-		return -1, fmt.Errorf("stream %s has no leader", stream)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
 	}
-	_, i, err := c.Node(info.Cluster.Leader)
-	return i, err
+	defer resp.Body.Close()
+	var jsz struct {
+		AccountDetails []struct {
+			Streams []struct {
+				Name    string `json:"name"`
+				Cluster *struct {
+					Leader string `json:"leader"`
+				} `json:"cluster"`
+			} `json:"stream_detail"`
+		} `json:"account_details"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&jsz); err != nil {
+		return "", fmt.Errorf("jsz: %w", err)
+	}
+	for _, a := range jsz.AccountDetails {
+		for _, st := range a.Streams {
+			if st.Name == stream && st.Cluster != nil {
+				return st.Cluster.Leader, nil
+			}
+		}
+	}
+	return "", nil
 }
 
 // Stop stops every server (SIGTERM, SIGKILL after 30 s).

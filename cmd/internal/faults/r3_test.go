@@ -183,14 +183,43 @@ func (r *rig) callbacks() string {
 func (r *rig) leader(stream string) int {
 	r.t.Helper()
 	i := -1
-	var last error
-	require.Eventually(r.t, func() bool {
-		ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
-		defer cancel()
-		i, last = r.nats.StreamLeader(ctx, r.admin, stream)
-		return last == nil
-	}, time.Minute, 200*time.Millisecond, "leader of %s: %v", stream, last)
+	err := retryFor(r.ctx, time.Minute, func() error {
+		var err error
+		i, err = r.nats.StreamLeader(r.ctx, stream)
+		return err
+	})
+	require.NoError(r.t, err)
 	return i
+}
+
+// serverSide sums both ingresses' callback duration histograms: the
+// callbacks they handled and how many took longer than 50 ms, 1 s and 2 s
+// inside the ingress (loadgen's latency adds the network, the queue and a
+// starved client).
+func (r *rig) serverSide() (total, over50ms, over1s, over2s float64) {
+	for _, ig := range r.ingresses {
+		m, err := faults.Scrape(r.ctx, ig.MetricsURL())
+		if err != nil {
+			continue // a scenario may have killed it
+		}
+		count := m.Sum("invitegate_callback_duration_seconds_count")
+		total += count
+		over50ms += count - bucket(m, "0.05")
+		over1s += count - bucket(m, "1")
+		over2s += count - bucket(m, "2")
+	}
+	return total, over50ms, over1s, over2s
+}
+
+// bucket sums the callback duration histogram's bucket le over its labels.
+func bucket(m faults.Metrics, le string) float64 {
+	var n float64
+	for series, v := range m {
+		if strings.HasPrefix(series, "invitegate_callback_duration_seconds_bucket{") && strings.Contains(series, `le="`+le+`"`) {
+			n += v
+		}
+	}
+	return n
 }
 
 // waitHealthy waits until server i answers /healthz 200: it runs and its
