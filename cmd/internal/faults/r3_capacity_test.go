@@ -32,7 +32,9 @@ func TestR3Capacity(t *testing.T) {
 		require.NoError(t, p.Kill())
 	}
 	events := r.fill()
-	r.drain("one projector", events, r.startProjector(0))
+	one := r.startProjector(0)
+	r.drain("one projector", events, one)
+	require.NoError(t, one.Kill())
 	events = r.fill()
 	r.drain("two projectors", events, r.startProjector(0), r.startProjector(1))
 }
