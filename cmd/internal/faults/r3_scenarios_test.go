@@ -83,8 +83,12 @@ func report(t *testing.T, run *r3Run, recs []loadgen.Record, res faults.Result) 
 		run.name, pct(all, 50), pct(all, 99), pct(all, 100), pct(outside, 99), over, res.UnansweredTotal())
 	if len(run.policy)+len(run.pErrors) > 0 {
 		slices.Sort(run.policy)
-		logf("cluster: %s: policy --wait n=%d p50=%s p99=%s max=%s errors=%d %q", run.name, len(run.policy),
-			durPct(run.policy, 50), durPct(run.policy, 99), durPct(run.policy, 100), len(run.pErrors), run.pErrors)
+		first := ""
+		if len(run.pErrors) > 0 {
+			first = run.pErrors[0]
+		}
+		logf("cluster: %s: policy --wait n=%d p50=%s p99=%s max=%s errors=%d first_error=%q", run.name, len(run.policy),
+			durPct(run.policy, 50), durPct(run.policy, 99), durPct(run.policy, 100), len(run.pErrors), first)
 	}
 	for _, n := range run.notes {
 		logf("cluster: %s: %s", run.name, n)
