@@ -57,20 +57,13 @@ type rig struct {
 	panics     panicWatch
 }
 
-func shippedNATSConf(t *testing.T) string {
-	t.Helper()
-	p, err := filepath.Abs("../../../deploy/k8s/base/nats.conf")
-	require.NoError(t, err)
-	return p
-}
-
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	ctx := t.Context()
 	r := &rig{t: t, ctx: ctx, bins: binaries(t), dir: t.TempDir(), dsn: pgtest.NewDatabase(t)}
 	r.base = &cluster{t: t, ctx: ctx, dsn: r.dsn}
 	nc, err := faults.StartNATSCluster(ctx, faults.NATSClusterConfig{Binary: r.bins.NATSServer,
-		Dir: filepath.Join(r.dir, "nats"), Conf: shippedNATSConf(t), LameDuck: r3LameDuck})
+		Dir: filepath.Join(r.dir, "nats"), Conf: shippedConf(t), LameDuck: r3LameDuck})
 	require.NoError(t, err)
 	r.nats = nc
 	t.Cleanup(nc.Stop)
