@@ -87,10 +87,10 @@ bench-policy: ## policy log bars: propagation p99 (3 replicas), 1,000,000-id lis
 
 # --- The three-node cluster: nats-server children clustered from the shipped
 # deploy/k8s/base/nats.conf, streams R3, two ingresses and two projectors as
-# the shipped users, six scenarios under 2,000 callbacks/s (about 15 min).
+# the shipped users, six scenarios under 2,000 callbacks/s (about 11 min).
 # Knobs (cmd/internal/faults/r3_test.go): CLUSTER_RATE, CLUSTER_WARMUP,
 # CLUSTER_COOLDOWN, CLUSTER_KILL_FOR, CLUSTER_FREEZE, CLUSTER_QUORUM_LOSS,
-# CLUSTER_LAME_DUCK, CLUSTER_POLICY_CHANGES, CLUSTER_PROJECTOR_AFTER.
+# CLUSTER_POLICY_CHANGES, CLUSTER_PROJECTOR_AFTER, CLUSTER_LOG_DIR.
 CLUSTER_LOG ?= $(or $(TMPDIR),/tmp)/invitegate-cluster.log
 
 .PHONY: test-cluster test-cluster-short
@@ -104,7 +104,7 @@ test-cluster: ## the three-node cluster scenarios under load, as the shipped con
 test-cluster-short: ## the same scenarios and checks with shorter holds (what .ci/run affords)
 	@CLUSTER_WARMUP=$${CLUSTER_WARMUP:-5s} CLUSTER_COOLDOWN=$${CLUSTER_COOLDOWN:-8s} \
 	CLUSTER_KILL_FOR=$${CLUSTER_KILL_FOR:-10s} CLUSTER_FREEZE=$${CLUSTER_FREEZE:-15s} \
-	CLUSTER_QUORUM_LOSS=$${CLUSTER_QUORUM_LOSS:-20s} CLUSTER_LAME_DUCK=$${CLUSTER_LAME_DUCK:-9s} \
+	CLUSTER_QUORUM_LOSS=$${CLUSTER_QUORUM_LOSS:-20s} \
 	CLUSTER_POLICY_CHANGES=$${CLUSTER_POLICY_CHANGES:-10} CLUSTER_PROJECTOR_AFTER=$${CLUSTER_PROJECTOR_AFTER:-10s} \
 	$(MAKE) --no-print-directory test-cluster
 

@@ -39,10 +39,6 @@ type NATSClusterConfig struct {
 	Conf string
 	// Size is the number of servers. Default 3.
 	Size int
-	// LameDuck, when set, replaces the configuration's lame_duck_duration
-	// (and its grace period, a third of it): the only timing a test may
-	// shorten. Zero keeps the shipped values.
-	LameDuck time.Duration
 }
 
 // NATSCluster is a cluster of nats-server children on 127.0.0.1, each
@@ -90,7 +86,7 @@ func StartNATSCluster(ctx context.Context, cfg NATSClusterConfig) (*NATSCluster,
 	for i := range cfg.Size {
 		name := "nats-" + strconv.Itoa(i)
 		dir := filepath.Join(cfg.Dir, name)
-		conf, err := TemplateNATSConf(string(src), dir, i, ports, cfg.LameDuck)
+		conf, err := TemplateNATSConf(string(src), dir, i, ports)
 		if err != nil {
 			return nil, err
 		}
@@ -178,10 +174,10 @@ type confSub struct {
 // TemplateNATSConf fills the shipped configuration src in for server self
 // of a cluster on 127.0.0.1 with the given ports and its files under dir:
 // the client, monitoring and route listen addresses, the routes (nats-N's
-// URL becomes node N's route port), the pid file and the store. With
-// lameDuck > 0 it also shortens the lame duck duration. Every setting must
-// be found, so a change to the shipped file breaks loudly.
-func TemplateNATSConf(src, dir string, self int, ports []nodePorts, lameDuck time.Duration) (string, error) {
+// URL becomes node N's route port), the pid file and the store; timings
+// (lame duck duration: nats-server refuses less than 30 s) are kept. Every
+// setting must be found, so a change to the shipped file breaks loudly.
+func TemplateNATSConf(src, dir string, self int, ports []nodePorts) (string, error) {
 	p := ports[self]
 	subs := []confSub{
 		{regexp.MustCompile(`(?m)^listen:[ \t]*\S+`), fmt.Sprintf("listen: 127.0.0.1:%d", p.client)},
@@ -189,11 +185,6 @@ func TemplateNATSConf(src, dir string, self int, ports []nodePorts, lameDuck tim
 		{regexp.MustCompile(`(?m)^pid_file:[ \t]*\S+`), fmt.Sprintf("pid_file: %q", filepath.Join(dir, "nats.pid"))},
 		{regexp.MustCompile(`(?m)^([ \t]+)store_dir:[ \t]*\S+`), fmt.Sprintf("${1}store_dir: %q", filepath.Join(dir, "jetstream"))},
 		{regexp.MustCompile(`(?m)^([ \t]+)listen:[ \t]*\S+`), fmt.Sprintf("${1}listen: 127.0.0.1:%d", p.route)},
-	}
-	if lameDuck > 0 {
-		subs = append(subs,
-			confSub{regexp.MustCompile(`(?m)^lame_duck_duration:[ \t]*\S+`), "lame_duck_duration: " + lameDuck.String()},
-			confSub{regexp.MustCompile(`(?m)^lame_duck_grace_period:[ \t]*\S+`), "lame_duck_grace_period: " + (lameDuck / 3).String()})
 	}
 	for _, s := range subs {
 		if !s.re.MatchString(src) {

@@ -167,7 +167,7 @@ func TestClusterLeaderSIGKILL(t *testing.T) {
 // ordinal first, each once the previous one is healthy: a StatefulSet
 // rollout with the shipped preStop hook.
 func TestClusterRollingRestart(t *testing.T) {
-	ld := cmpDuration(r3LameDuck, 30*time.Second)
+	const ld = 30 * time.Second // the shipped lame_duck_duration
 	scenario(t, "rolling-restart", 3*(ld+10*time.Second), func(r *rig, run *r3Run) {
 		for i := len(r.nats.Nodes) - 1; i >= 0; i-- {
 			n := r.nats.Nodes[i]
@@ -187,13 +187,6 @@ func TestClusterRollingRestart(t *testing.T) {
 			run.changePolicy(r)
 		}
 	})
-}
-
-func cmpDuration(a, b time.Duration) time.Duration {
-	if a > 0 {
-		return a
-	}
-	return b
 }
 
 // SIGSTOP the leader of INVITEGATE_EVENTS for 30 s, then SIGCONT.

@@ -34,7 +34,6 @@ var (
 	r3KillFor   = envDuration("CLUSTER_KILL_FOR", 10*time.Second)        // leader-sigkill: down this long
 	r3Freeze    = envDuration("CLUSTER_FREEZE", 30*time.Second)          // frozen-node: SIGSTOP this long
 	r3Quorum    = envDuration("CLUSTER_QUORUM_LOSS", 20*time.Second)     // quorum-loss: two servers down this long
-	r3LameDuck  = envDuration("CLUSTER_LAME_DUCK", 0)                    // 0: the shipped lame_duck_duration (30 s)
 	r3PolicyN   = envInt("CLUSTER_POLICY_CHANGES", 20)                   // policy-during-outage: list adds timed
 	r3ProjAfter = envDuration("CLUSTER_PROJECTOR_AFTER", 20*time.Second) // projector-failover: load after the kill
 	r3LogDir    = os.Getenv("CLUSTER_LOG_DIR")                           // when set, every child's output is kept there
@@ -63,7 +62,7 @@ func newRig(t *testing.T) *rig {
 	r := &rig{t: t, ctx: ctx, bins: binaries(t), dir: t.TempDir(), dsn: pgtest.NewDatabase(t)}
 	r.base = &cluster{t: t, ctx: ctx, dsn: r.dsn}
 	nc, err := faults.StartNATSCluster(ctx, faults.NATSClusterConfig{Binary: r.bins.NATSServer,
-		Dir: filepath.Join(r.dir, "nats"), Conf: shippedConf(t), LameDuck: r3LameDuck})
+		Dir: filepath.Join(r.dir, "nats"), Conf: shippedConf(t)})
 	require.NoError(t, err)
 	r.nats = nc
 	t.Cleanup(nc.Stop)
