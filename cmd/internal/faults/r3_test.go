@@ -103,16 +103,16 @@ func (r *rig) provision() {
 	js, err := jetstream.New(r.connect("policy-admin"))
 	require.NoError(r.t, err)
 	r.admin = js
-	var last error
-	require.Eventually(r.t, func() bool {
-		ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
+	err = retryFor(r.ctx, 2*time.Minute, func() error {
+		ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second) // unanswered without a meta leader
 		defer cancel()
-		if _, last = natsconn.EnsureEventStream(ctx, js, natsconn.EventStreamConfig{Replicas: 3}); last != nil {
-			return false
+		if _, err := natsconn.EnsureEventStream(ctx, js, natsconn.EventStreamConfig{Replicas: 3}); err != nil {
+			return err
 		}
-		_, last = natsconn.EnsurePolicyStores(ctx, js, natsconn.PolicyStreamConfig{Replicas: 3})
-		return last == nil
-	}, 2*time.Minute, 500*time.Millisecond, "provision streams: %v", last)
+		_, err := natsconn.EnsurePolicyStores(ctx, js, natsconn.PolicyStreamConfig{Replicas: 3})
+		return err
+	})
+	require.NoError(r.t, err, "provision streams")
 	for _, name := range []string{decider.EventStream, decider.PolicyStream} {
 		s, err := js.Stream(r.ctx, name)
 		require.NoError(r.t, err)
