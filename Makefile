@@ -87,7 +87,7 @@ bench-policy: ## policy log bars: propagation p99 (3 replicas), 1,000,000-id lis
 
 # --- The three-node cluster: nats-server children clustered from the shipped
 # deploy/k8s/base/nats.conf, streams R3, two ingresses and two projectors as
-# the shipped users, six scenarios under 2,000 callbacks/s (about 11 min).
+# the shipped users, six scenarios under 2,000 callbacks/s (8 to 11 min).
 # Knobs (cmd/internal/faults/r3_test.go): CLUSTER_RATE, CLUSTER_WARMUP,
 # CLUSTER_COOLDOWN, CLUSTER_KILL_FOR, CLUSTER_FREEZE, CLUSTER_QUORUM_LOSS,
 # CLUSTER_POLICY_CHANGES, CLUSTER_PROJECTOR_AFTER, CLUSTER_LOG_DIR.
