@@ -94,10 +94,10 @@ func TestServerReadyzField(t *testing.T) {
 	loadPolicy(t, b.h.engine, testPolicy, 7)
 	status, body, _ := get(t, c, admin+"/readyz")
 	require.Equal(t, http.StatusOK, status)
-	require.JSONEq(t, `{"ready":true,"policy_revision":7,"analytics":"paused"}`, body)
+	require.JSONEq(t, `{"ready":true,"policy_revision":7,"analytics":"paused","callback_auth":"off"}`, body)
 	state.Store("running")
 	_, body, _ = get(t, c, admin+"/readyz")
-	require.JSONEq(t, `{"ready":true,"policy_revision":7,"analytics":"running"}`, body)
+	require.JSONEq(t, `{"ready":true,"policy_revision":7,"analytics":"running","callback_auth":"off"}`, body)
 }
 
 func TestServerMetrics(t *testing.T) {

@@ -2,13 +2,12 @@ package projector
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/invitegate/invitegate/decider/startstop"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -45,15 +44,14 @@ type Database struct {
 	// Defaults DefaultPrepareRetryMin and DefaultPrepareRetryMax.
 	RetryMin, RetryMax time.Duration
 
-	mu      sync.Mutex
-	started bool
-	stopped bool
-	cancel  context.CancelFunc
-	done    chan struct{}
+	life   startstop.State
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
-// ErrDatabaseStopped is returned by Database.Start after Stop.
-var ErrDatabaseStopped = errors.New("projector database stopped")
+// ErrDatabaseStopped is returned by Database.Start after Stop: the shared
+// startstop.ErrStopped.
+var ErrDatabaseStopped = startstop.ErrStopped
 
 // NewDatabase returns the preparation of cfg's database; its metrics are
 // registered on reg.
@@ -91,15 +89,10 @@ func (d *Database) IsReady() bool { return d.isUp.Load() }
 // in a goroutine it owns. It fails only after Stop (ErrDatabaseStopped),
 // never because PostgreSQL is unreachable.
 func (d *Database) Start(ctx context.Context) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	switch {
-	case d.stopped:
-		return ErrDatabaseStopped
-	case d.started:
-		return nil
-	}
-	d.started = true
+	return d.life.Start(func() error { return d.start(ctx) })
+}
+
+func (d *Database) start(ctx context.Context) error {
 	if d.attempt(ctx, firstAttemptTimeout) {
 		return nil
 	}
@@ -146,9 +139,10 @@ func (d *Database) retry(ctx context.Context) {
 // Stop ends the retries (an attempt in progress is canceled) and waits for
 // them to end, at most until ctx ends.
 func (d *Database) Stop(ctx context.Context) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.stopped = true
+	return d.life.Stop(func() error { return d.stop(ctx) })
+}
+
+func (d *Database) stop(ctx context.Context) error {
 	if d.cancel == nil {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/invitegate/invitegate/decider/startstop/startstoptest"
 	"github.com/invitegate/invitegate/projector"
 )
 
@@ -67,4 +68,17 @@ func TestDatabaseLifecycle(t *testing.T) {
 	require.NoError(t, db.Stop(context.Background()))
 	require.NoError(t, db.Stop(context.Background()))
 	require.ErrorIs(t, db.Start(context.Background()), projector.ErrDatabaseStopped)
+}
+
+// The shared lifecycle stress, against a database that refuses at once:
+// each Start leaves a retry goroutine that Stop must end.
+func TestDatabaseLifecycleStress(t *testing.T) {
+	t.Parallel()
+	startstoptest.Stress(t, func(t *testing.T) startstoptest.Component {
+		cfg := projector.Config{DatabaseURL: "postgres://postgres@127.0.0.1:1/nowhere?sslmode=disable&connect_timeout=1"}
+		db, err := projector.NewDatabase(cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+		require.NoError(t, err)
+		db.RetryMin, db.RetryMax = time.Millisecond, 5*time.Millisecond
+		return db
+	})
 }
