@@ -15,7 +15,10 @@
 //     line and sends it signals; children die with the parent (Pdeathsig).
 //     Invitegate and NATSServer are Processes that know their addresses;
 //     a NATSServer restarts on the same port and store after a SIGKILL and
-//     can be paused (SIGSTOP) to freeze its acknowledgements.
+//     can be paused (SIGSTOP) to freeze its acknowledgements. With
+//     NATSConfig.Shipped it runs the shipped configuration (accounts, users,
+//     permissions) and tells each user's URL and the permission violations
+//     it logged.
 //   - PGProxy is an in-process TCP proxy (toxiproxy v2.9) in front of
 //     PostgreSQL that can blackhole (packets vanish) or refuse connections.
 //   - Check is a set checker in the style of Jepsen's: every request loadgen
