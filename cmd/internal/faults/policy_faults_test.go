@@ -117,9 +117,10 @@ type refusal struct {
 // allowed, it is rejected by the replicas with its reason: the
 // policy-admin user without the admin's private key publishes unsigned,
 // tampered, replayed, untrusted-key and republished events, the projector
-// overwrites the compacted snapshot with one sealed by an untrusted key.
-// The same invites are answered the same before, after and after a restart
-// of the ingress; IM's load runs throughout and is stored.
+// overwrites the compacted snapshot with one sealed by an untrusted key,
+// which an ingress restarted without its disk refuses. The same invites are
+// answered the same before, after and after that restart; IM's load runs
+// throughout the attacks and is stored.
 func TestFaultForgedPolicy(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -258,17 +259,21 @@ func TestFaultForgedPolicy(t *testing.T) {
 		_, err := roles["policy-admin"].js.PublishMsg(ctx, msg)
 		require.NoError(t, err)
 	}
-	// And, as the projector (which keeps it), the compacted snapshot
-	// overwritten with a policy of no rules sealed by an untrusted key.
+	// And, as the projector (which keeps it), once the compactor has
+	// covered the log (so that it does not write it again), the compacted
+	// snapshot overwritten with a policy of no rules sealed by an untrusted
+	// key.
+	last := policyLog()
+	require.Eventually(t, func() bool {
+		m, err := faults.Scrape(ctx, c.projector.MetricsURL())
+		return err == nil && m["invitegate_policy_compacted_position"] == float64(last)
+	}, time.Minute, 50*time.Millisecond, "the compactor covers the log\n%s", c.projector.Tail(4096))
 	proj := roles["projector"]
 	obs, err := proj.js.ObjectStore(ctx, natsconn.PolicySnapshotBucket)
 	require.NoError(t, err)
 	empty, err := decider.Compile(&decider.Document{APIVersion: decider.APIVersion}, 100)
 	require.NoError(t, err)
-	ps, err := proj.js.Stream(ctx, decider.PolicyStream)
-	require.NoError(t, err)
-	require.NoError(t, policystore.SaveSnapshot(ctx, obs, app, empty, ps.CachedInfo().State.LastSeq,
-		policystore.SnapshotSeal{Key: mallory}))
+	require.NoError(t, policystore.SaveSnapshot(ctx, obs, app, empty, last, policystore.SnapshotSeal{Key: mallory}))
 
 	want := map[string]float64{"unsigned": 1, "untrusted_key": 1, "bad_signature": 3, "republished": 1}
 	require.Eventually(t, func() bool {
@@ -288,11 +293,25 @@ func TestFaultForgedPolicy(t *testing.T) {
 	require.Equal(t, before, after, "no forged event changed a decision")
 	records := load.wait(t)
 
-	// A restarted ingress (its disk snapshot, the forged compacted one)
-	// still decides with the signed policy.
+	// A restarted ingress without its disk snapshot finds the forged
+	// compacted one, refuses it, replays the log and decides with the
+	// signed policy.
 	require.NoError(t, c.ingress.Terminate(30*time.Second))
+	require.NoError(t, os.RemoveAll(filepath.Join(c.dir, "ingress")))
 	c.startIngress()
-	require.Eventually(t, func() bool { return decide(ctx, t, c.ingress.Callback, "evil") == 10101 }, time.Minute, 100*time.Millisecond)
+	require.Eventually(t, func() bool {
+		m, err := faults.Scrape(ctx, c.ingress.MetricsURL())
+		return err == nil && m[`invitegate_policy_snapshot_load_errors_total{source="compacted"}`] == 1
+	}, time.Minute, 50*time.Millisecond, "the forged compacted snapshot is refused\n%s", c.ingress.Tail(4096))
+	require.Contains(t, c.ingress.Logs(), "compacted policy snapshot not used")
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + c.ingress.Admin + "/readyz")
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, time.Minute, 50*time.Millisecond, "ready after replaying the log\n%s", c.ingress.Tail(4096))
 	restarted := probe(ctx, t, c.ingress.Callback)
 	require.Equal(t, before, restarted, "a restarted ingress decides as before")
 
@@ -325,7 +344,7 @@ func TestFaultForgedPolicy(t *testing.T) {
 		byRole[r.role]++
 	}
 	logf("faults: forged-policy: refused by the server: %d requests (by role %v), a connection without credentials, "+
-		"the system account's publishes (no stream); rejected by the replicas: %v and an untrusted snapshot; "+
+		"the system account's publishes (no stream); rejected by the replicas: %v and an untrusted compacted snapshot; "+
 		"%d probe invites answered the same before, after and after an ingress restart; history:\n%s",
 		len(refusals), byRole, got, len(probeOperators), hist)
 	res := c.settle(records, 0)
