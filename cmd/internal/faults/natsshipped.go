@@ -75,11 +75,21 @@ func (s *NATSServer) UserURL(name string) string {
 // `... - "v1.x:go:<conn>" - ... Publish Violation - Subject "<subject>"`.
 func (s *NATSServer) Violations(conn, subject string) []string {
 	var out []string
-	for line := range strings.Lines(s.Process().Logs()) {
-		line = strings.TrimRight(line, "\n")
-		if strings.Contains(line, ":"+conn+`" - `) && strings.Contains(line, "Violation") &&
-			strings.HasSuffix(line, `Subject "`+subject+`"`) {
+	for _, line := range s.AllViolations() {
+		if strings.Contains(line, ":"+conn+`" - `) && strings.HasSuffix(line, `Subject "`+subject+`"`) {
 			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// AllViolations returns every line of the server's log that tells of a
+// permission or authorization violation.
+func (s *NATSServer) AllViolations() []string {
+	var out []string
+	for line := range strings.Lines(s.Process().Logs()) {
+		if strings.Contains(line, "Violation") {
+			out = append(out, strings.TrimRight(line, "\n"))
 		}
 	}
 	return out

@@ -338,6 +338,14 @@ func TestFaultForgedPolicy(t *testing.T) {
 	require.Equal(t, want, got)
 	hist := cli(append([]string{"policy", "history"}, cliArgs[:6]...)...)
 	require.Contains(t, hist, "rejected (untrusted_key)")
+	status := cli(append([]string{"policy", "status"}, cliArgs[:6]...)...)
+	logf("faults: forged-policy: policy status as policy-admin:\n%s", status)
+
+	// The services ran within their grants: every violation the server
+	// logged is one of the attacks.
+	for _, line := range c.nats.AllViolations() {
+		require.Contains(t, line, `:forged-`, "a service was refused: %s", line)
+	}
 
 	byRole := map[string]int{}
 	for _, r := range refusals {
