@@ -118,9 +118,11 @@ type refusal struct {
 // policy-admin user without the admin's private key publishes unsigned,
 // tampered, replayed, untrusted-key and republished events, the projector
 // overwrites the compacted snapshot with one sealed by an untrusted key,
-// which an ingress restarted without its disk refuses. The same invites are
-// answered the same before, after and after that restart; IM's load runs
-// throughout the attacks and is stored.
+// which an ingress restarted without its disk refuses; the migrate user
+// sets a RePublish from the status bucket into the log, whose messages the
+// replicas refuse as republished. The same invites are answered the same
+// before, after and after that restart; IM's load runs throughout the
+// attacks and is stored.
 func TestFaultForgedPolicy(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -338,6 +340,30 @@ func TestFaultForgedPolicy(t *testing.T) {
 	require.Equal(t, want, got)
 	hist := cli(append([]string{"policy", "history"}, cliArgs[:6]...)...)
 	require.Contains(t, hist, "rejected (untrusted_key)")
+	// 4. The migrate user may set a stream's RePublish (its credentials are
+	// as sensitive as policy-admin's): the status bucket's writes
+	// republished into the policy log carry the Nats-Stream header, and the
+	// replicas reject every one.
+	rejected := func(reason string) float64 {
+		m, err := faults.Scrape(ctx, c.ingress.MetricsURL())
+		require.NoError(t, err)
+		return m[fmt.Sprintf(`invitegate_policy_events_rejected_total{reason=%q}`, reason)]
+	}
+	republishedBefore := rejected("republished")
+	mig := roles["migrate"]
+	ks, err := mig.js.Stream(ctx, "KV_"+natsconn.PolicyStatusBucket)
+	require.NoError(t, err)
+	kcfg := ks.CachedInfo().Config
+	kcfg.RePublish = &jetstream.RePublish{Source: "$KV." + natsconn.PolicyStatusBucket + "." + app + ".*", Destination: replaced}
+	_, err = mig.js.UpdateStream(ctx, kcfg)
+	require.NoError(t, err, "the migrate user sets a RePublish into the policy log")
+	require.Eventually(t, func() bool { return rejected("republished") > republishedBefore }, time.Minute,
+		50*time.Millisecond, "a republished status write reaches the replica\n%s", c.ingress.Tail(4096))
+	require.Equal(t, before, probe(ctx, t, c.ingress.Callback), "a republished status write changed a decision")
+	kcfg.RePublish = nil
+	_, err = mig.js.UpdateStream(ctx, kcfg)
+	require.NoError(t, err)
+
 	status := cli(append([]string{"policy", "status"}, cliArgs[:6]...)...)
 	logf("faults: forged-policy: policy status as policy-admin:\n%s", status)
 
@@ -352,9 +378,10 @@ func TestFaultForgedPolicy(t *testing.T) {
 		byRole[r.role]++
 	}
 	logf("faults: forged-policy: refused by the server: %d requests (by role %v), a connection without credentials, "+
-		"the system account's publishes (no stream); rejected by the replicas: %v and an untrusted compacted snapshot; "+
+		"the system account's publishes (no stream); rejected by the replicas: %v, an untrusted compacted snapshot "+
+		"and %.0f status writes republished into the log by a RePublish the migrate user set; "+
 		"%d probe invites answered the same before, after and after an ingress restart; history:\n%s",
-		len(refusals), byRole, got, len(probeOperators), hist)
+		len(refusals), byRole, got, rejected("republished")-republishedBefore, len(probeOperators), hist)
 	res := c.settle(records, 0)
 	verdict(t, "forged-policy", res, expectation{})
 }
