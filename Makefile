@@ -61,7 +61,7 @@ FAULTS_PARALLEL ?= 2
 
 .PHONY: test-faults soak bench-compare
 
-test-faults: ## fault suite: 10 scenarios under load (nats-server, ingress, projector as child processes; PostgreSQL)
+test-faults: ## fault suite: 11 scenarios under load (nats-server, ingress, projector as child processes; PostgreSQL)
 	@echo "fault suite: log in $(FAULTS_LOG)"
 	@$(GO) test -tags faults -count=1 -timeout 40m -v -parallel $(FAULTS_PARALLEL) -run '^TestFault' ./cmd/internal/faults \
 		> $(FAULTS_LOG) 2>&1; status=$$?; \
@@ -88,3 +88,31 @@ bench-policy: ## policy log bars: propagation p99 (3 replicas), 1,000,000-id lis
 	$(GO) test -run '^$$' -bench 'BenchmarkRestart' -benchtime 3x -timeout 20m ./cmd/invitegate
 	$(GO) test -run '^$$' -bench 'BenchmarkListAddMillion' -benchtime 1x -timeout 20m ./cmd/invitegate
 	$(GO) test -run '^$$' -bench 'BenchmarkDecideEventList|BenchmarkFoldListEvent|BenchmarkEventListHeap|BenchmarkReadState' -benchmem ./decider
+
+# --- The three-node cluster: nats-server children clustered from the shipped
+# deploy/k8s/base/nats.conf, streams R3, two ingresses and two projectors as
+# the shipped users, six scenarios under 2,000 callbacks/s (8 to 11 min).
+# Knobs (cmd/internal/faults/r3_test.go): CLUSTER_RATE, CLUSTER_WARMUP,
+# CLUSTER_COOLDOWN, CLUSTER_KILL_FOR, CLUSTER_FREEZE, CLUSTER_QUORUM_LOSS,
+# CLUSTER_POLICY_CHANGES, CLUSTER_PROJECTOR_AFTER, CLUSTER_LOG_DIR.
+CLUSTER_LOG ?= $(or $(TMPDIR),/tmp)/invitegate-cluster.log
+
+.PHONY: test-cluster test-cluster-short
+
+test-cluster: ## the three-node cluster scenarios under load, as the shipped configuration runs them
+	@echo "cluster suite: log in $(CLUSTER_LOG)"
+	@$(GO) test -tags cluster -count=1 -timeout 60m -v -p 1 -run '^TestCluster' ./cmd/internal/faults \
+		> $(CLUSTER_LOG) 2>&1; status=$$?; \
+	grep -E '^(cluster: |--- |FAIL|ok |panic)|Error:|Messages:' $(CLUSTER_LOG); exit $$status
+
+test-cluster-short: ## the same scenarios and checks with shorter holds (what .ci/run affords)
+	@CLUSTER_WARMUP=$${CLUSTER_WARMUP:-5s} CLUSTER_COOLDOWN=$${CLUSTER_COOLDOWN:-8s} \
+	CLUSTER_KILL_FOR=$${CLUSTER_KILL_FOR:-10s} CLUSTER_FREEZE=$${CLUSTER_FREEZE:-15s} \
+	CLUSTER_QUORUM_LOSS=$${CLUSTER_QUORUM_LOSS:-20s} \
+	CLUSTER_POLICY_CHANGES=$${CLUSTER_POLICY_CHANGES:-10} CLUSTER_PROJECTOR_AFTER=$${CLUSTER_PROJECTOR_AFTER:-10s} \
+	$(MAKE) --no-print-directory test-cluster
+
+.PHONY: bench-cluster
+bench-cluster: ## the cluster topology's costs: µs of CPU per callback (ingress), per event stored R3+fsync (NATS), per event projected (projector, PostgreSQL); drain rates of one and two projectors
+	@$(GO) test -tags cluster -count=1 -timeout 30m -v -run '^TestR3Capacity$$' ./cmd/internal/faults > $(CLUSTER_LOG) 2>&1; status=$$?; \
+	grep -E '^(cluster: |--- |FAIL|ok |panic)|Error:|Messages:' $(CLUSTER_LOG); exit $$status

@@ -164,6 +164,7 @@ func TestEventCheckLengths(t *testing.T) {
 		"group_type": func(e *Event) { e.GroupType = string(make([]byte, MaxGroupTypeBytes+1)) },
 		"platform":   func(e *Event) { e.Platform = string(make([]byte, MaxPlatformBytes+1)) },
 		"members[1]": func(e *Event) { e.Members = []string{"a", string(make([]byte, MaxAccountBytes+1))} },
+		"limit":      func(e *Event) { e.Limit = string(make([]byte, MaxLimitBytes+1)) },
 	} {
 		ev := ok
 		mut(&ev)

@@ -21,6 +21,7 @@ const (
 	MaxChangeTypeBytes = 64  // JoinType, ExitType
 	MaxAppBytes        = 64  // SdkAppid (checked against the configured one); the app token of a policy subject, which the compactor names an object after
 	MaxCommandBytes    = 128 // CallbackCommand
+	MaxLimitBytes      = 64  // an event's limit (the names in Limits are far shorter)
 )
 
 // DefaultMaxMembers is the default member cap: the most members one
@@ -74,6 +75,7 @@ func (ev *Event) CheckLengths() error {
 		{"group_id", ev.GroupID, MaxGroupIDBytes}, {"group_type", ev.GroupType, MaxGroupTypeBytes},
 		{"operator", ev.Operator, MaxAccountBytes}, {"change_type", ev.ChangeType, MaxChangeTypeBytes},
 		{"platform", ev.Platform, MaxPlatformBytes}, {"client_ip", ev.ClientIP, MaxClientIPBytes},
+		{"limit", ev.Limit, MaxLimitBytes},
 	} {
 		if len(f.v) > f.max {
 			return fmt.Errorf("event %q: %s is %d bytes, more than %d", ev.ID, f.name, len(f.v), f.max)

@@ -44,8 +44,16 @@ type podSpec struct {
 	AutomountServiceAccountToken *bool
 	SecurityContext              *securityContext
 	TopologySpreadConstraints    []struct{ TopologyKey string }
-	Containers                   []container
-	Volumes                      []volume
+	Affinity                     *struct {
+		PodAntiAffinity *struct {
+			RequiredDuringSchedulingIgnoredDuringExecution []struct {
+				TopologyKey   string
+				LabelSelector struct{ MatchLabels map[string]string }
+			}
+		}
+	}
+	Containers []container
+	Volumes    []volume
 }
 
 type container struct {

@@ -60,7 +60,7 @@ func TestReadyzSaysWhenThePolicyMayBeOld(t *testing.T) {
 	b.h.engine.SetUnready(`the policy snapshot on disk cannot be used ("x")`)
 	status, body, _ := get(t, c, admin+"/readyz")
 	require.Equal(t, http.StatusServiceUnavailable, status)
-	require.Equal(t, `{"ready":false,"reason":"the policy snapshot on disk cannot be used (\"x\")","policy_revision":7}`, body)
+	require.Equal(t, `{"ready":false,"reason":"the policy snapshot on disk cannot be used (\"x\")","policy_revision":7,"callback_auth":"off"}`, body)
 	b.h.engine.SetUnready("")
 	status, _, _ = get(t, c, admin+"/readyz")
 	require.Equal(t, http.StatusOK, status)

@@ -29,10 +29,28 @@ type Server struct {
 	logger  *slog.Logger
 
 	life    startstop.State
-	mu      sync.Mutex      // guards addrs
+	mu      sync.Mutex      // guards addrs and fields
 	servers [2]*http.Server // callback, admin
 	addrs   [2]net.Addr
 	serving sync.WaitGroup
+	fields  []readyField // added to a ready /readyz answer
+}
+
+// readyField is one "name":value() pair of a ready /readyz answer.
+type readyField struct {
+	name  string
+	value func() string
+}
+
+// AddReadyField adds "name":"value()" to every ready /readyz answer: the
+// state of what runs beside the ingress in the same process (invitegate
+// run reports "analytics":"paused" while the projector's database is
+// unreachable), which does not stop the process from answering callbacks.
+// Call it before Start.
+func (s *Server) AddReadyField(name string, value func() string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fields = append(s.fields, readyField{name, value})
 }
 
 // NewServer returns a Server for h, configured by cfg (defaults applied);
@@ -131,6 +149,9 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	b := strconv.AppendUint([]byte(`{"ready":true,"policy_revision":`), snap.Revision(), 10)
+	for _, f := range s.fields {
+		b = strconv.AppendQuote(append(strconv.AppendQuote(append(b, ','), f.name), ':'), f.value())
+	}
 	writeAnswer(w, http.StatusOK, append(b, auth...))
 }
 

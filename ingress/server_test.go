@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,6 +74,30 @@ func TestServerReadyz(t *testing.T) {
 	status, body, _ = get(t, c, "http://"+signed.AdminAddr().String()+"/readyz")
 	require.Equal(t, http.StatusOK, status)
 	require.Equal(t, `{"ready":true,"policy_revision":7,"callback_auth":"on"}`, body)
+}
+
+// A field added by the process (invitegate run's analytics state) is
+// read at every answer.
+func TestServerReadyzField(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	srv, err := NewServer(b.cfg, b.h)
+	require.NoError(t, err)
+	var state atomic.Value
+	state.Store("paused")
+	srv.AddReadyField("analytics", func() string { return state.Load().(string) })
+	require.NoError(t, srv.Start(t.Context()))
+	t.Cleanup(func() { require.NoError(t, srv.Stop(context.Background())) })
+	c := client(t)
+	admin := "http://" + srv.AdminAddr().String()
+
+	loadPolicy(t, b.h.engine, testPolicy, 7)
+	status, body, _ := get(t, c, admin+"/readyz")
+	require.Equal(t, http.StatusOK, status)
+	require.JSONEq(t, `{"ready":true,"policy_revision":7,"analytics":"paused"}`, body)
+	state.Store("running")
+	_, body, _ = get(t, c, admin+"/readyz")
+	require.JSONEq(t, `{"ready":true,"policy_revision":7,"analytics":"running"}`, body)
 }
 
 func TestServerMetrics(t *testing.T) {

@@ -103,7 +103,7 @@ func nulField(ev *decider.Event) string {
 		{"app", ev.App}, {"command", ev.Command}, {"group_id", ev.GroupID}, {"group_type", ev.GroupType},
 		{"operator", ev.Operator}, {"outcome", string(ev.Outcome)}, {"error_info", ev.ErrorInfo},
 		{"reject_rule", ev.RejectRule}, {"change_type", ev.ChangeType}, {"platform", ev.Platform},
-		{"client_ip", ev.ClientIP},
+		{"client_ip", ev.ClientIP}, {"limit", ev.Limit},
 	}
 	for _, f := range fields {
 		if hasNUL(f.s) {

@@ -27,6 +27,13 @@ const fetchMaxBytes = 32 << 20
 // writers. It owns the message iterator and closes w.batches when done.
 func (w *Worker) fetchLoop(ctx context.Context) {
 	defer close(w.batches)
+	if w.dbReady != nil {
+		select {
+		case <-w.dbReady:
+		case <-ctx.Done():
+			return
+		}
+	}
 	delay := w.cfg.RetryMin
 	for ctx.Err() == nil {
 		iter, err := (*w.consumer.Load()).Messages(jetstream.PullMaxBytes(fetchMaxBytes))

@@ -27,11 +27,12 @@ func readInvite(t *testing.T, pool *pgxpool.Pool, id string) decider.Event {
 	)
 	err := pool.QueryRow(ctx, `SELECT event_id::text, schema_version, app, command, group_id, group_type, operator,
 		member_count, outcome, refused, error_code, error_info, reject_rule, shadow, policy_revision, fail_mode,
-		platform, client_ip, event_time, received_at, decided_at, stats, members, stats_unread, stats_known
-		FROM invitegate.invite_events WHERE event_id = $1`, id).Scan(
+		platform, client_ip, event_time, received_at, decided_at, stats, members, stats_unread, stats_known,
+		coalesce(limit_hit, '') FROM invitegate.invite_events WHERE event_id = $1`, id).Scan(
 		&ev.ID, &ev.Schema, &ev.App, &ev.Command, &ev.GroupID, &ev.GroupType, &ev.Operator,
 		&memberCount, &outcome, &refused, &ev.ErrorCode, &ev.ErrorInfo, &ev.RejectRule, &shadow, &revision, &ev.FailMode,
-		&ev.Platform, &ev.ClientIP, &ev.EventTime, &ev.ReceivedAt, &ev.DecidedAt, &stats, &rowMembers, &unread, &ev.StatsKnown)
+		&ev.Platform, &ev.ClientIP, &ev.EventTime, &ev.ReceivedAt, &ev.DecidedAt, &stats, &rowMembers, &unread, &ev.StatsKnown,
+		&ev.Limit)
 	require.NoError(t, err)
 	if unread != nil {
 		require.NoError(t, json.Unmarshal(unread, &ev.StatsUnread))
@@ -85,7 +86,9 @@ func TestEveryFieldLands(t *testing.T) {
 	evs[2].Stats = []decider.StatRead{{Stat: "operator_invites_1h", Key: evs[2].Operator, Value: 201}}
 	evs[2].StatsUnread = []decider.StatRead{{Stat: "member_invited_1h", Key: evs[2].Members[0], Value: 4}}
 	evs[2].StatsKnown = []string{"member_invited_1h", "operator_invites_1h"}
+	evs[4].Limit = decider.LimitDecisionTimeout
 	joined, exited := membership(1, decider.KindMemberJoined), membership(2, decider.KindMemberExited)
+	joined.Limit = decider.LimitMaxMembers
 	b.publish(t, evs, 5)
 	b.publish(t, []decider.Event{joined}, 1)
 	b.publish(t, []decider.Event{exited}, 1)
@@ -120,10 +123,11 @@ func readMembership(t *testing.T, pool *pgxpool.Pool, id string) decider.Event {
 	t.Helper()
 	var ev decider.Event
 	err := pool.QueryRow(context.Background(), `SELECT event_id::text, schema_version, kind, app, command, group_id,
-		group_type, operator, members, change_type, platform, client_ip, event_time, received_at, decided_at
-		FROM invitegate.membership_events WHERE event_id = $1`, id).Scan(
+		group_type, operator, members, change_type, platform, client_ip, event_time, received_at, decided_at,
+		coalesce(limit_hit, '') FROM invitegate.membership_events WHERE event_id = $1`, id).Scan(
 		&ev.ID, &ev.Schema, &ev.Kind, &ev.App, &ev.Command, &ev.GroupID, &ev.GroupType, &ev.Operator,
-		&ev.Members, &ev.ChangeType, &ev.Platform, &ev.ClientIP, &ev.EventTime, &ev.ReceivedAt, &ev.DecidedAt)
+		&ev.Members, &ev.ChangeType, &ev.Platform, &ev.ClientIP, &ev.EventTime, &ev.ReceivedAt, &ev.DecidedAt,
+		&ev.Limit)
 	require.NoError(t, err)
 	return ev
 }

@@ -15,11 +15,12 @@ var rebuildRollupsSQL = []string{
 	`TRUNCATE invitegate.invite_rollup_hourly, invitegate.invite_rollup_rule_daily,
 		invitegate.invite_rollup_operator_daily`,
 	`INSERT INTO invitegate.invite_rollup_hourly (hour, app, group_type, platform, requests, requests_partial,
-		requests_rejected, requests_fail_mode, members_invited, members_refused, members_rejected)
+		requests_rejected, requests_fail_mode, members_invited, members_refused, members_rejected, requests_limited)
 	SELECT date_trunc('hour', received_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', app, group_type, platform,
 		count(*), count(*) FILTER (WHERE outcome = 'partial'), count(*) FILTER (WHERE outcome = 'reject'),
 		count(*) FILTER (WHERE fail_mode), sum(member_count), sum(refused_count),
-		coalesce(sum(member_count) FILTER (WHERE outcome = 'reject'), 0)
+		coalesce(sum(member_count) FILTER (WHERE outcome = 'reject'), 0),
+		count(*) FILTER (WHERE limit_hit IS NOT NULL)
 	FROM invitegate.invite_events
 	GROUP BY 1, 2, 3, 4
 	ORDER BY 1`,

@@ -25,7 +25,7 @@ type hourKey struct {
 }
 
 type hourAgg struct {
-	requests, partial, rejected, failMode, invited, refused, membersRejected int64
+	requests, partial, rejected, failMode, invited, refused, membersRejected, limited int64
 }
 
 type ruleKey struct {
@@ -74,6 +74,7 @@ func (r *rollups) add(ev *decider.Event) {
 	h.invited += members
 	h.refused += refused
 	h.membersRejected += reject * members
+	h.limited += b2i(ev.Limit != "")
 
 	o := getOrNew(r.operators, operatorKey{day, ev.App, ev.Operator})
 	o.requests++
@@ -106,18 +107,19 @@ func (r *rollups) hourlyColumns() []any {
 	n := len(keys)
 	hours := make([]time.Time, n)
 	apps, types, platforms := strs(n), strs(n), strs(n)
-	cols := make([][]int64, 7)
+	cols := make([][]int64, 8)
 	for i := range cols {
 		cols[i] = make([]int64, n)
 	}
 	for i, k := range keys {
 		a := r.hourly[k]
 		hours[i], apps[i], types[i], platforms[i] = time.Unix(k.hour, 0).UTC(), k.app, k.groupType, k.platform
-		for j, v := range [...]int64{a.requests, a.partial, a.rejected, a.failMode, a.invited, a.refused, a.membersRejected} {
+		for j, v := range [...]int64{a.requests, a.partial, a.rejected, a.failMode, a.invited, a.refused, a.membersRejected,
+			a.limited} {
 			cols[j][i] = v
 		}
 	}
-	return []any{hours, apps, types, platforms, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6]}
+	return []any{hours, apps, types, platforms, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7]}
 }
 
 // ruleColumns returns the unnest arrays of upsertRulesSQL, keys sorted.

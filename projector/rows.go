@@ -63,7 +63,7 @@ func collectRows(msgs []*delivery, now time.Time) *batchRows {
 var inviteColumns = []string{"event_id", "schema_version", "app", "command", "group_id", "group_type",
 	"operator", "member_count", "refused_count", "outcome", "refused", "error_code", "error_info",
 	"reject_rule", "shadow", "policy_revision", "fail_mode", "platform", "client_ip", "event_time",
-	"received_at", "decided_at", "stream_seq", "stats", "members", "stats_unread", "stats_known"}
+	"received_at", "decided_at", "stream_seq", "stats", "members", "stats_unread", "stats_known", "limit_hit"}
 
 // inviteCopy returns the COPY data of evs' invite_events rows.
 func inviteCopy(evs []*event) []byte {
@@ -91,6 +91,7 @@ func inviteCopy(evs []*event) []byte {
 		c.textArray(ev.Members)
 		c.jsonb(len(ev.StatsUnread), ev.StatsUnread)
 		c.textArrayOrNull(ev.StatsKnown)
+		c.textOrNull(limitHit(ev))
 	}
 	return c.end()
 }
@@ -131,7 +132,7 @@ func membershipColumns(evs []*event) []any {
 		ids                                                  = make([][16]byte, n)
 		schemas                                              = make([]int16, n)
 		kinds, apps, commands, groups, groupTypes, operators = strs(n), strs(n), strs(n), strs(n), strs(n), strs(n)
-		members, changeTypes, platforms, clientIPs           = strs(n), strs(n), strs(n), strs(n)
+		members, changeTypes, platforms, clientIPs, limits   = strs(n), strs(n), strs(n), strs(n), strs(n)
 		eventTimes                                           = make([]time.Time, n)
 		receivedAts, decidedAts                              = make([]time.Time, n), make([]time.Time, n)
 		seqs                                                 = make([]int64, n)
@@ -144,11 +145,21 @@ func membershipColumns(evs []*event) []any {
 		if ev.Members == nil {
 			members[i] = "[]"
 		}
+		limits[i] = ev.Limit // '' is NULL in the SQL, by NULLIF
 		eventTimes[i] = orZero(ev.EventTime)
 		receivedAts[i], decidedAts[i], seqs[i] = ev.ReceivedAt, ev.DecidedAt, int64(ev.seq)
 	}
 	return []any{ids, schemas, kinds, apps, commands, groups, groupTypes, operators,
-		members, changeTypes, platforms, clientIPs, eventTimes, receivedAts, decidedAts, seqs}
+		members, changeTypes, platforms, clientIPs, eventTimes, receivedAts, decidedAts, seqs, limits}
+}
+
+// limitHit is the limit_hit of ev: the bound that decided it, nil (NULL)
+// when none did.
+func limitHit(ev *event) *string {
+	if ev.Limit == "" {
+		return nil
+	}
+	return &ev.Limit
 }
 
 func strs(n int) []string { return make([]string, n) }

@@ -42,6 +42,14 @@ type Worker struct {
 	writers   sync.WaitGroup
 	consumer  atomic.Pointer[jetstream.Consumer] // replaced when the fetch loop recreates it
 	batches   chan []jetstream.Msg
+	dbReady   <-chan struct{} // nil: the database is ready at Start
+}
+
+// WaitFor makes the Worker fetch nothing until ready is closed (a
+// Database's Ready): while its database is unreachable at start, events
+// stay in the stream. Call it before Start.
+func (w *Worker) WaitFor(ready <-chan struct{}) {
+	w.dbReady = ready
 }
 
 // New returns a Worker reading cfg.Stream through the durable consumer

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/invitegate/invitegate/ingress"
+	"github.com/invitegate/invitegate/projector"
 )
 
 // adminOptions configure the admin listener of a process that has no ingress
@@ -29,9 +30,23 @@ func (o *adminOptions) register(f *flags) {
 	f.Bool(&o.Pprof, "admin-pprof", false, "also serve Go's profiles under /debug/pprof/ on the admin listener")
 }
 
+// adminParams are what the admin listener reports on.
+type adminParams struct {
+	fx.In
+
+	Lifecycle fx.Lifecycle
+	Options   adminOptions
+	Registry  *prometheus.Registry
+	Logger    *slog.Logger
+	// Database is the projector's: /readyz is 503 while it is unreachable.
+	Database *projector.Database `optional:"true"`
+}
+
 // startAdmin serves /metrics, /healthz and /readyz; /readyz turns 200 once
-// every role started before it (fx starts in dependency order) is running.
-func startAdmin(lc fx.Lifecycle, o adminOptions, reg *prometheus.Registry, logger *slog.Logger) {
+// every role started before it (fx starts in dependency order) is running
+// and the projector's database (if any) is ready.
+func startAdmin(p adminParams) {
+	lc, o, reg, logger := p.Lifecycle, p.Options, p.Registry, p.Logger
 	var ready atomic.Bool
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -44,6 +59,11 @@ func startAdmin(lc fx.Lifecycle, o adminOptions, reg *prometheus.Registry, logge
 		if !ready.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintln(w, `{"ready":false,"reason":"starting"}`)
+			return
+		}
+		if p.Database != nil && !p.Database.IsReady() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, `{"ready":false,"reason":"database unreachable","analytics":"paused"}`)
 			return
 		}
 		fmt.Fprintln(w, `{"ready":true}`)

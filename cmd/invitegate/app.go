@@ -72,6 +72,9 @@ func appOptions(c appConfig, logger *slog.Logger) []fx.Option {
 		opts = append(opts, fx.Supply(c.projector.cfg), projector.Module,
 			fx.Invoke(ensureEventStream),
 			fx.Invoke(func(*projector.Worker) {}))
+		if c.ingress != nil { // run: callbacks are answered whatever the database does
+			opts = append(opts, fx.Invoke(reportAnalytics))
+		}
 	}
 	if c.stats != nil {
 		opts = append(opts, c.stats.fxOptions()...)
@@ -80,6 +83,17 @@ func appOptions(c appConfig, logger *slog.Logger) []fx.Option {
 		opts = append(opts, fx.Supply(*c.admin), fx.Invoke(startAdmin))
 	}
 	return append(opts, fx.StopTimeout(stop))
+}
+
+// reportAnalytics adds "analytics":"running" or "paused" (the projector's
+// database unreachable) to the ingress's /readyz in invitegate run.
+func reportAnalytics(s *ingress.Server, db *projector.Database) {
+	s.AddReadyField("analytics", func() string {
+		if db.IsReady() {
+			return "running"
+		}
+		return "paused"
+	})
 }
 
 // newRegistry is the process's Prometheus registry, with the Go runtime and

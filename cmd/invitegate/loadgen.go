@@ -17,7 +17,7 @@ func cmdLoadgen(ctx context.Context, e env, args []string) error {
 		"Simulates Tencent IM: sends Group.CallbackBeforeInviteJoinGroup (and, with --membership-share,\n"+
 			"membership callbacks) open-loop at --rate or closed-loop with --concurrency, and reports\n"+
 			"latency percentiles, status and outcome counts.", e.getenv)
-	f.String(&c.URL, "url", "http://127.0.0.1:8080/callback", "callback URL, without query string")
+	f.String(&c.URL, "url", "http://127.0.0.1:8080/callback", "callback URL, without query string; a comma-separated list spreads requests round-robin")
 	f.String(&c.SdkAppID, "sdkappid", loadgen.DefaultSdkAppID, "SdkAppid query parameter")
 	f.String(&c.Token, "token", "", "callback token: sign requests (Sign, RequestTime) like IM")
 	f.Float(&c.Rate, "rate", 0, "open-loop target requests/s; 0: closed-loop")

@@ -1,4 +1,4 @@
-//go:build faults || soak
+//go:build faults || soak || cluster
 
 package faults_test
 
@@ -68,6 +68,7 @@ type cluster struct {
 
 type clusterOptions struct {
 	pgProxy       bool     // the projector reaches PostgreSQL through a PGProxy
+	pgDownAtStart bool     // the proxy refuses connections when the projector starts
 	policy        string   // the ingress's policy file; "" is the example policy
 	ingressArgs   []string // extra flags
 	projectorArgs []string // extra flags
@@ -100,6 +101,9 @@ func newCluster(t *testing.T, opts clusterOptions) *cluster {
 		require.NoError(t, err)
 		c.proxy = px
 		t.Cleanup(px.Close)
+		if opts.pgDownAtStart {
+			px.Refuse()
+		}
 	}
 	c.startProjector()
 	c.startIngress()

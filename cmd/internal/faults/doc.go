@@ -6,8 +6,10 @@
 //	      ^ records every request      [faults: kill, cut, poison]     ^ checker reads
 //
 // The package holds the pieces; the scenarios are tests behind the build tag
-// "faults" (make test-faults), the soak behind "soak" (make soak), and the
-// side-by-side benchmarks in cmd/invitegate-dev use the same pieces.
+// "faults" (make test-faults), the soak behind "soak" (make soak), the
+// three-node cluster scenarios and capacity figures behind "cluster" (make
+// test-cluster, make bench-cluster), and the side-by-side benchmarks in
+// cmd/invitegate-dev use the same pieces.
 //
 //   - Build compiles the invitegate binary and a real nats-server (the v2.15
 //     module of go.mod) into a directory.
@@ -16,9 +18,16 @@
 //     Invitegate and NATSServer are Processes that know their addresses;
 //     a NATSServer restarts on the same port and store after a SIGKILL and
 //     can be paused (SIGSTOP) to freeze its acknowledgements. With
-//     NATSConfig.Shipped it runs the shipped configuration (accounts, users,
-//     permissions) and tells each user's URL and the permission violations
-//     it logged.
+//     NATSConfig.Shipped it runs the shipped compose configuration
+//     (accounts, users, permissions) and tells each user's URL and the
+//     permission violations it logged.
+//   - NATSCluster starts three nats-servers from the shipped
+//     deploy/k8s/base/nats.conf and its permissions file, with only the
+//     addresses (random loopback client, route and monitoring ports), the
+//     paths and the secrets (a fresh nkey per shipped user) filled in by
+//     TemplateNATSConf; StreamLeader names the server leading a stream and
+//     each node can be killed, frozen or put in lame duck mode.
+//   - ProcessCPU reads a process's CPU time, for costs per callback or event.
 //   - PGProxy is an in-process TCP proxy (toxiproxy v2.9) in front of
 //     PostgreSQL that can blackhole (packets vanish) or refuse connections.
 //   - Check is a set checker in the style of Jepsen's: every request loadgen

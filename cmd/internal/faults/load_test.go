@@ -1,4 +1,4 @@
-//go:build faults || soak
+//go:build faults || soak || cluster
 
 package faults_test
 

@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,17 @@ type NATSConfig struct {
 	// addresses, the store path and the secrets are replaced. SyncAlways is
 	// then what the file says (always).
 	Shipped string
+
+	// Conf, when set, is a complete configuration file (listen address,
+	// JetStream store, cluster) used as is: the server runs `-c Conf` alone,
+	// SyncAlways is ignored and Port must be the client port it listens on
+	// (see NATSCluster).
+	Conf string
+	Port int
+	// Env is added to the server's environment (the $VARIABLES of Conf).
+	Env []string
+	// Name labels the process in errors. Default "nats-server".
+	Name string
 }
 
 // NATSServer is a nats-server child with JetStream, on 127.0.0.1 and a port
@@ -53,7 +65,12 @@ func StartNATSServer(ctx context.Context, cfg NATSConfig) (*NATSServer, error) {
 		return nil, errors.New("nats-server: Binary and Dir are required")
 	}
 	s := &NATSServer{cfg: cfg, port: -1} // -1: nats-server picks a free port
-	if err := s.writeConfig(); err != nil {
+	if cfg.Conf != "" {
+		if cfg.Port <= 0 {
+			return nil, errors.New("nats-server: Port is required with Conf")
+		}
+		s.port = cfg.Port
+	} else if err := s.writeConfig(); err != nil {
 		return nil, err
 	}
 	if err := s.Start(ctx); err != nil {
@@ -62,7 +79,23 @@ func StartNATSServer(ctx context.Context, cfg NATSConfig) (*NATSServer, error) {
 	return s, nil
 }
 
-func (s *NATSServer) confPath() string { return filepath.Join(s.cfg.Dir, "nats-server.conf") }
+func (s *NATSServer) confPath() string {
+	if s.cfg.Conf != "" {
+		return s.cfg.Conf
+	}
+	return filepath.Join(s.cfg.Dir, "nats-server.conf")
+}
+
+func (s *NATSServer) args() []string {
+	if s.cfg.Conf != "" {
+		return []string{"-c", s.cfg.Conf}
+	}
+	args := []string{"-c", s.confPath(), "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(s.port)}
+	if s.cfg.Shipped == "" { // the shipped file names its store (templated)
+		args = append(args, "-sd", s.StoreDir())
+	}
+	return args
+}
 
 // StoreDir is the JetStream store directory.
 func (s *NATSServer) StoreDir() string { return filepath.Join(s.cfg.Dir, "store") }
@@ -98,14 +131,11 @@ func (s *NATSServer) Start(ctx context.Context) error {
 			return nil
 		}
 	}
-	args := []string{"-c", s.confPath(), "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(s.port)}
-	if s.cfg.Shipped == "" { // the shipped file names its store (templated)
-		args = append(args, "-sd", s.StoreDir())
-	}
 	p, err := StartProcess(ctx, ProcessConfig{
-		Name:         "nats-server",
+		Name:         cmp.Or(s.cfg.Name, "nats-server"),
 		Path:         s.cfg.Binary,
-		Args:         args,
+		Args:         s.args(),
+		Env:          s.cfg.Env,
 		Ready:        func(line string) bool { return strings.Contains(line, "Server is ready") },
 		ReadyTimeout: 2 * time.Minute, // a large store takes a while to recover
 	})
@@ -140,6 +170,11 @@ func (s *NATSServer) Kill() error { return s.Process().Kill() }
 // Pause stops the server with SIGSTOP: connections stay open and nothing is
 // acknowledged until Resume.
 func (s *NATSServer) Pause() error { return s.Process().Signal(syscall.SIGSTOP) }
+
+// LameDuck sends SIGUSR2: the server stops accepting clients, hands its
+// stream leaderships over, moves its clients away over its lame duck
+// duration and exits. Wait for the exit on Process().Exited().
+func (s *NATSServer) LameDuck() error { return s.Process().Signal(syscall.SIGUSR2) }
 
 // Resume continues a paused server.
 func (s *NATSServer) Resume() error { return s.Process().Signal(syscall.SIGCONT) }

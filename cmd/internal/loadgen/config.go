@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -34,7 +35,10 @@ var DefaultPlatforms = []string{"Android", "iOS", "Web", "Windows", "Mac", "REST
 // no default (0 means none), so the command should give its flags the
 // defaults it wants (0.05 is a fair banned share).
 type Config struct {
-	// URL is the callback URL without a query string (http or https).
+	// URL is the callback URL without a query string (http or https), or a
+	// comma-separated list of them: requests are then spread round-robin
+	// (request i goes to URL i mod n), as IM spreads callbacks over the
+	// addresses behind a load balancer.
 	URL string
 	// SdkAppID is sent as the SdkAppid query parameter. Default DefaultSdkAppID.
 	SdkAppID string
@@ -123,7 +127,7 @@ func (c Config) withDefaults() Config {
 }
 
 func (c Config) validate() error {
-	if err := validateURL(c.URL); err != nil {
+	if err := validateURLs(c); err != nil {
 		return err
 	}
 	checks := []struct {
@@ -176,6 +180,31 @@ func validRunID(id string) bool {
 		}
 	}
 	return true
+}
+
+// targets splits URL into its comma-separated callback URLs.
+func (c Config) targets() []string {
+	var out []string
+	for _, u := range strings.Split(c.URL, ",") {
+		out = append(out, strings.TrimSpace(u))
+	}
+	return out
+}
+
+// maxTargets bounds the comma-separated URL list.
+const maxTargets = 64
+
+func validateURLs(c Config) error {
+	ts := c.targets()
+	if len(ts) > maxTargets {
+		return fmt.Errorf("%w: url: %d targets, at most %d", ErrInvalidConfig, len(ts), maxTargets)
+	}
+	for _, u := range ts {
+		if err := validateURL(u); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func validateURL(raw string) error {

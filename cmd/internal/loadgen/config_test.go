@@ -45,6 +45,8 @@ func TestConfigValidate(t *testing.T) {
 		{"no host", func(c *Config) { c.URL = "http:///x" }, "has no host"},
 		{"query", func(c *Config) { c.URL = "http://h/x?SdkAppid=1" }, "must have no query"},
 		{"empty query", func(c *Config) { c.URL = "http://h/x?" }, "must have no query"},
+		{"bad second target", func(c *Config) { c.URL = "http://h/x,ftp://h/y" }, "scheme must be http or https"},
+		{"empty target", func(c *Config) { c.URL = "http://h/x," }, "url is required"},
 		{"rate", func(c *Config) { c.Rate = -1 }, "rate -1 must be >= 0"},
 		{"concurrency", func(c *Config) { c.Concurrency = -2 }, "concurrency -2 must be >= 1"},
 		{"duration", func(c *Config) { c.Duration = -time.Second }, "duration -1s must be >= 0"},

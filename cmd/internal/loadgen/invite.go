@@ -26,7 +26,7 @@ func NewInviter(cfg Config) (*Inviter, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Inviter{r: &runner{cfg: cfg, client: newClient(&cfg)}}, nil
+	return &Inviter{r: &runner{cfg: cfg, targets: cfg.targets(), client: newClient(&cfg)}}, nil
 }
 
 // Send sends inv and returns its outcome: OutcomeAllow, OutcomePartial or

@@ -14,10 +14,11 @@ import (
 
 // runner is the state of one Run.
 type runner struct {
-	cfg    Config
-	client *http.Client
-	gen    *generator
-	rec    *recorder // nil without RecordFile
+	cfg     Config
+	targets []string // cfg.URL split at commas
+	client  *http.Client
+	gen     *generator
+	rec     *recorder // nil without RecordFile
 
 	latency Histogram // answered requests, from the scheduled time
 	service Histogram // answered requests, from the actual send
@@ -48,7 +49,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.RunID == "" {
 		cfg.RunID = strconv.FormatInt(time.Now().UnixNano(), 36)
 	}
-	r := &runner{cfg: cfg, client: newClient(&cfg), gen: newGenerator(cfg), statuses: map[int]int64{}}
+	r := &runner{cfg: cfg, targets: cfg.targets(), client: newClient(&cfg), gen: newGenerator(cfg), statuses: map[int]int64{}}
 	defer r.client.CloseIdleConnections()
 	if cfg.RecordFile != "" {
 		rec, err := openRecorder(cfg.RecordFile)

@@ -2,10 +2,14 @@ package loadgen
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/invitegate/invitegate/cmd/internal/barehandler"
 	"github.com/stretchr/testify/require"
 )
 
@@ -193,4 +197,25 @@ func TestRunBadConfig(t *testing.T) {
 	rep, err = Run(context.Background(), Config{URL: "http://127.0.0.1:1/im", RecordFile: t.TempDir() + "/no/such/dir/rec"})
 	require.ErrorContains(t, err, "create record file")
 	require.Nil(t, rep)
+}
+
+// A comma-separated URL spreads the requests round-robin over the targets.
+func TestRunSpreadsOverTargets(t *testing.T) {
+	t.Parallel()
+	var hits [2]atomic.Int64
+	urls := make([]string, 2)
+	for i := range hits {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i].Add(1)
+			barehandler.New().ServeHTTP(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		urls[i] = srv.URL + "/im"
+	}
+	cfg := Config{URL: urls[0] + ", " + urls[1], Requests: 100, Concurrency: 4, RunID: "spread"}
+	rep, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	require.EqualValues(t, 100, rep.Answered)
+	require.EqualValues(t, 50, hits[0].Load())
+	require.EqualValues(t, 50, hits[1].Load())
 }

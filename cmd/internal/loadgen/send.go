@@ -88,7 +88,7 @@ func (r *runner) send(ctx context.Context, j job) result {
 	}
 	wall := r.cfg.Now()
 	res.eventTimeMs = wall.UnixMilli()
-	u := requestURL(r.cfg.URL, &r.cfg, j.d, wall.Unix())
+	u := requestURL(r.targets[j.d.seq%int64(len(r.targets))], &r.cfg, j.d, wall.Unix())
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body(j.d, res.eventTimeMs)))
 	if err != nil {
 		return r.failed(ctx, res, fmt.Errorf("new request: %w", err))

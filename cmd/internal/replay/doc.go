@@ -14,7 +14,9 @@
 // held: stats, stats_unread, stats_known); workers rebuild the
 // decider.Request, decide it with the candidate snapshot, reading
 // statistics from the row (decider.RecordedStats), and compare the answer
-// with the one recorded. Memory is bounded whatever the window: rows travel
+// with the one recorded. A row with limit_hit set was answered by the fail
+// mode because a bound kept the policy from deciding: it is counted in
+// Summary.Limited and not compared. Memory is bounded whatever the window: rows travel
 // in fixed-size batches through a bounded channel, and the per-operator and
 // per-group counts are kept in bounded counters (exact until more than
 // Config.TopCapacity keys changed, then lower bounds of the heaviest).

@@ -335,3 +335,51 @@ func TestReplayReadOnlyRoleAndOldRows(t *testing.T) {
 		fmt.Fprintln(os.Stderr, out.String())
 	}
 }
+
+// TestReplaySkipsLimited replays invites a bound kept the policy from
+// deciding: their recorded answer is the fail mode's, so they are counted
+// apart, not compared with the candidate's.
+func TestReplaySkipsLimited(t *testing.T) {
+	t.Parallel()
+	end := time.Now().UTC().Truncate(time.Second)
+	reqs, evs := traffic(t, 100, end)
+	var limited int64
+	for i := range evs {
+		limit := map[int]string{0: decider.LimitDecisionTimeout, 5: decider.LimitMaxMembers}[i%10]
+		if limit == "" {
+			continue
+		}
+		// Each of these carries scam-bot-7, whom the policy refuses: the
+		// fail mode (open) let them all in.
+		ev := &evs[i]
+		ev.Outcome, ev.Refused, ev.RejectRule, ev.ErrorCode, ev.Shadow, ev.PolicyRevision = decider.OutcomeAllow, nil, "", 0, nil, 0
+		ev.FailMode, ev.Limit, ev.Stats, ev.StatsUnread, ev.StatsKnown = true, limit, nil, nil, nil
+		limited++
+	}
+	require.Equal(t, int64(20), limited)
+	dsn := record(t, evs)
+	s, err := replay.Run(context.Background(), replay.Config{DatabaseURL: dsn, Candidate: compile(t, inForce),
+		Since: end.Add(-time.Hour), Until: end.Add(time.Second), Workers: 2})
+	require.NoError(t, err)
+	require.Equal(t, limited, s.Limited)
+	require.Equal(t, []int64{100 - limited, 0, 0, 0, 0, 0}, totals(s), "the policy in force changes none of the invites it decided")
+
+	var decided []decider.Request
+	var decidedEvs []decider.Event
+	for i := range evs {
+		if evs[i].Limit == "" {
+			decided, decidedEvs = append(decided, reqs[i]), append(decidedEvs, evs[i])
+		}
+	}
+	cand := compile(t, strings.Replace(inForce, "banned_operators: [spammer1]", "banned_operators: [spammer1, bob]", 1))
+	s, err = replay.Run(context.Background(), replay.Config{DatabaseURL: dsn, Candidate: cand,
+		Since: end.Add(-time.Hour), Until: end.Add(time.Second)})
+	require.NoError(t, err)
+	require.Equal(t, limited, s.Limited)
+	require.Equal(t, totals(expected(decided, decidedEvs, cand)), totals(s))
+	require.NotZero(t, s.Changed)
+
+	var out strings.Builder
+	require.NoError(t, replay.WriteText(&out, &s))
+	require.Contains(t, out.String(), "skipped 20 invites not decided by the policy")
+}

@@ -11,10 +11,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// columns are the fields of each replayed row, in order; membersColumn
-// is the sixth.
+// columns are the fields of each replayed row, in order. limit_hit comes
+// second so that a row the policy did not decide is skipped before the
+// rest is read.
 var columns = []string{
-	"e.event_id", "e.app", "e.group_id", "e.group_type", "e.operator", membersColumn,
+	"e.event_id", "e.limit_hit", "e.app", "e.group_id", "e.group_type", "e.operator", membersColumn,
 	"e.platform", "e.client_ip", "e.event_time", "e.received_at",
 	"e.outcome", "e.reject_rule", "e.error_code", "e.refused",
 	"e.stats", "e.stats_unread", "e.stats_known",

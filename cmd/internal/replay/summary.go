@@ -19,7 +19,12 @@ type Summary struct {
 	Until time.Time `json:"until"`
 	App   string    `json:"app,omitempty"`
 
-	Requests      int64 `json:"requests"`
+	Requests int64 `json:"requests"` // invites replayed and compared
+	// Limited counts the invites of the window that a bound (limit_hit:
+	// --max-members, --decision-timeout) kept the policy from deciding:
+	// their recorded answer is the fail mode's, so they are not replayed
+	// and not in Requests.
+	Limited       int64 `json:"limited"`
 	Changed       int64 `json:"changed"`
 	NewlyRejected int64 `json:"newly_rejected"` // rejected by the candidate, not before
 	NewlyAllowed  int64 `json:"newly_allowed"`  // rejected before, not by the candidate
@@ -145,6 +150,7 @@ func merge(c *Config, parts []*partial) Summary {
 	for i, p := range parts {
 		s := &p.s
 		out.Requests += s.Requests
+		out.Limited += s.Limited
 		out.Changed += s.Changed
 		out.NewlyRejected += s.NewlyRejected
 		out.NewlyAllowed += s.NewlyAllowed

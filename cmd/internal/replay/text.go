@@ -24,6 +24,10 @@ func WriteText(w io.Writer, s *Summary) error {
 	}
 	fmt.Fprintf(w, "replayed %s invites of %s received %s .. %s in %.1f s (%s/s)\n\n", num(s.Requests), app,
 		s.Since.Format(time.RFC3339), s.Until.Format(time.RFC3339), s.ElapsedSeconds, num(int64(rate)))
+	if s.Limited > 0 {
+		fmt.Fprintf(w, "skipped %s invites not decided by the policy: a bound (--max-members, --decision-timeout)\n"+
+			"made the fail mode answer them, so their recorded answer says nothing of the policy\n\n", num(s.Limited))
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "\tallow\tpartial\treject\t\n")
 	fmt.Fprintf(tw, "recorded\t%s\t%s\t%s\t\n", num(s.Before.Allow), num(s.Before.Partial), num(s.Before.Reject))

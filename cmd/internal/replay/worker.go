@@ -56,6 +56,13 @@ func (w *worker) row(data []byte) error {
 		return fmt.Errorf("%w: event_id of %d bytes", errCopyFormat, len(id))
 	}
 	copy(r.id[:], id)
+	if limit, _ := f.next(); len(limit) > 0 {
+		// A bound (--max-members, --decision-timeout) kept the policy
+		// from deciding: the recorded answer is the fail mode's, and
+		// comparing a candidate with it would say nothing of the policy.
+		w.p.s.Limited++
+		return nil
+	}
 	q := &w.req
 	q.App, q.GroupID, q.GroupType, q.Operator = f.str(), f.str(), f.str(), f.str()
 	var err error
