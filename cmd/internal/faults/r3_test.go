@@ -153,7 +153,9 @@ func (r *rig) startIngress(i int) *faults.Invitegate {
 	name := "ingress-" + strconv.Itoa(i)
 	args := append(r.natsArgs("ingress"), "--sdkappid", app, "--policy", policyFile(r.t),
 		"--data-dir", filepath.Join(r.dir, name), "--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
-		"--replica-id", name, "--nats-name", name)
+		"--replica-id", name, "--nats-name", name,
+		"--insecure-allow-unsigned", // loadgen sends IM's load unsigned
+		"--no-migrate")              // as shipped: the ingress may not write the log (no seeding)
 	ig, err := faults.StartInvitegate(r.ctx, r.bins.Invitegate, "ingress", r.panics.watch(name), args...)
 	require.NoError(r.t, err)
 	require.Eventually(r.t, func() bool { return httpOK("http://" + ig.Admin + "/readyz") }, time.Minute,
