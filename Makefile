@@ -61,7 +61,7 @@ FAULTS_PARALLEL ?= 2
 
 .PHONY: test-faults soak bench-compare
 
-test-faults: ## fault suite: the fault scenarios under load (nats-server, ingress, projector as child processes; PostgreSQL)
+test-faults: ## fault suite: 11 scenarios under load (nats-server, ingress, projector as child processes; PostgreSQL)
 	@echo "fault suite: log in $(FAULTS_LOG)"
 	@$(GO) test -tags faults -count=1 -timeout 40m -v -parallel $(FAULTS_PARALLEL) -run '^TestFault' ./cmd/internal/faults \
 		> $(FAULTS_LOG) 2>&1; status=$$?; \

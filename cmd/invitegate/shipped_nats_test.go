@@ -347,6 +347,16 @@ func testShippedAttacks(t *testing.T, n *shippedNATS) {
 			func(ctx context.Context, js roleClient) error {
 				return js.DeleteConsumer(ctx, decider.EventStream, "projector")
 			}},
+		attack{"ingress", "read a replica's policy status (it only writes its own)",
+			"$JS.API.DIRECT.GET.KV_" + natsconn.PolicyStatusBucket + ".$KV." + natsconn.PolicyStatusBucket + "." + app + ".shipped-1",
+			func(ctx context.Context, js roleClient) error {
+				kv, err := js.KeyValue(ctx, natsconn.PolicyStatusBucket)
+				if err != nil {
+					return err
+				}
+				_, err = kv.Get(ctx, app+".shipped-1")
+				return err
+			}},
 		attack{"projector", "forge a replica's policy status", "$KV." + natsconn.PolicyStatusBucket + "." + app + ".forged",
 			func(ctx context.Context, js roleClient) error {
 				_, err := js.Publish(ctx, "$KV."+natsconn.PolicyStatusBucket+"."+app+".forged", []byte(`{"revision":99}`))

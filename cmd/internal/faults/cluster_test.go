@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/cmd/internal/faults"
+	"github.com/invitegate/invitegate/deploy"
 	"github.com/invitegate/invitegate/migrations/pgtest"
 )
 
@@ -70,6 +72,10 @@ type clusterOptions struct {
 	policy        string   // the ingress's policy file; "" is the example policy
 	ingressArgs   []string // extra flags
 	projectorArgs []string // extra flags
+	// shipped runs nats-server with the shipped configuration and users:
+	// `migrate up` provisions as the migrate user, the ingress and the
+	// projector connect as theirs with --no-migrate.
+	shipped bool
 }
 
 func newCluster(t *testing.T, opts clusterOptions) *cluster {
@@ -77,11 +83,19 @@ func newCluster(t *testing.T, opts clusterOptions) *cluster {
 	ctx := t.Context()
 	c := &cluster{t: t, ctx: ctx, bins: binaries(t), dir: t.TempDir(), dsn: pgtest.NewDatabase(t),
 		opts: opts, httpAddr: "127.0.0.1:0"}
-	ns, err := faults.StartNATSServer(ctx, faults.NATSConfig{Binary: c.bins.NATSServer,
-		Dir: filepath.Join(c.dir, "nats"), SyncAlways: true})
+	ncfg := faults.NATSConfig{Binary: c.bins.NATSServer, Dir: filepath.Join(c.dir, "nats"), SyncAlways: true}
+	if opts.shipped {
+		ncfg.Shipped = deploy.NATSCompose
+	}
+	ns, err := faults.StartNATSServer(ctx, ncfg)
 	require.NoError(t, err)
 	c.nats = ns
 	t.Cleanup(func() { _ = ns.Stop() })
+	if opts.shipped { // the setup step: streams, buckets and schema
+		out, err := exec.CommandContext(ctx, c.bins.Invitegate, "migrate", "up", "--database-url", c.dsn,
+			"--nats-url", ns.UserURL("migrate")).CombinedOutput()
+		require.NoError(t, err, "migrate up as the migrate user: %s", out)
+	}
 	if opts.pgProxy {
 		px, err := faults.NewPGProxy(pgtest.Addr())
 		require.NoError(t, err)
@@ -108,10 +122,13 @@ func (c *cluster) startIngress() {
 	if policy == "" {
 		policy = policyFile(c.t)
 	}
-	args := append([]string{"--sdkappid", app, "--policy", policy, "--nats-url", c.nats.URL(),
+	args := append([]string{"--sdkappid", app, "--policy", policy, "--nats-url", c.nats.UserURL("ingress"),
 		"--data-dir", filepath.Join(c.dir, "ingress"), "--http-addr", c.httpAddr, "--admin-addr", "127.0.0.1:0",
 		"--insecure-allow-unsigned"},
 		c.opts.ingressArgs...)
+	if c.opts.shipped {
+		args = append(args, "--no-migrate")
+	}
 	ig, err := faults.StartInvitegate(c.ctx, c.bins.Invitegate, "ingress", c.panics.watch("ingress"), args...)
 	require.NoError(c.t, err)
 	c.ingress = ig
@@ -127,8 +144,11 @@ func (c *cluster) startProjector() {
 		dsn, err = c.proxy.URL(c.dsn)
 		require.NoError(c.t, err)
 	}
-	args := append([]string{"--nats-url", c.nats.URL(), "--database-url", dsn, "--admin-addr", "127.0.0.1:0",
+	args := append([]string{"--nats-url", c.nats.UserURL("projector"), "--database-url", dsn, "--admin-addr", "127.0.0.1:0",
 		"--batch-wait", "50ms"}, c.opts.projectorArgs...)
+	if c.opts.shipped {
+		args = append(args, "--no-migrate")
+	}
 	p, err := faults.StartInvitegate(c.ctx, c.bins.Invitegate, "projector", c.panics.watch("projector"), args...)
 	require.NoError(c.t, err)
 	c.projector = p

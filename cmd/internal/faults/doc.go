@@ -17,7 +17,10 @@
 //     line and sends it signals; children die with the parent (Pdeathsig).
 //     Invitegate and NATSServer are Processes that know their addresses;
 //     a NATSServer restarts on the same port and store after a SIGKILL and
-//     can be paused (SIGSTOP) to freeze its acknowledgements.
+//     can be paused (SIGSTOP) to freeze its acknowledgements. With
+//     NATSConfig.Shipped it runs the shipped compose configuration
+//     (accounts, users, permissions) and tells each user's URL and the
+//     permission violations it logged.
 //   - NATSCluster starts three nats-servers from the shipped
 //     deploy/k8s/base/nats.conf and its permissions file, with only the
 //     addresses (random loopback client, route and monitoring ports), the

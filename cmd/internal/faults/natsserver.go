@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/invitegate/invitegate/deploy"
 )
 
 // NATSConfig configures a nats-server child.
@@ -24,6 +26,12 @@ type NATSConfig struct {
 	// SyncAlways sets sync_interval: always: every write is fsynced before
 	// its PubAck, as production should run.
 	SyncAlways bool
+	// Shipped, when deploy.NATSCompose, runs the shipped configuration
+	// (deploy/compose/nats.conf and the permissions it includes, with its
+	// accounts, users and limits) instead of an open server: only the
+	// addresses, the store path and the secrets are replaced. SyncAlways is
+	// then what the file says (always).
+	Shipped string
 
 	// Conf, when set, is a complete configuration file (listen address,
 	// JetStream store, cluster) used as is: the server runs `-c Conf` alone,
@@ -40,8 +48,9 @@ type NATSConfig struct {
 // NATSServer is a nats-server child with JetStream, on 127.0.0.1 and a port
 // it keeps across restarts, so that clients reconnect to the same URL.
 type NATSServer struct {
-	cfg  NATSConfig
-	port int
+	cfg   NATSConfig
+	port  int
+	users map[string]deploy.NATSUser // the shipped users, by name
 
 	mu   sync.Mutex
 	proc *Process
@@ -81,13 +90,20 @@ func (s *NATSServer) args() []string {
 	if s.cfg.Conf != "" {
 		return []string{"-c", s.cfg.Conf}
 	}
-	return []string{"-c", s.confPath(), "-js", "-sd", s.StoreDir(), "-a", "127.0.0.1", "-p", strconv.Itoa(s.port)}
+	args := []string{"-c", s.confPath(), "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(s.port)}
+	if s.cfg.Shipped == "" { // the shipped file names its store (templated)
+		args = append(args, "-sd", s.StoreDir())
+	}
+	return args
 }
 
 // StoreDir is the JetStream store directory.
 func (s *NATSServer) StoreDir() string { return filepath.Join(s.cfg.Dir, "store") }
 
 func (s *NATSServer) writeConfig() error {
+	if s.cfg.Shipped != "" {
+		return s.writeShippedConfig()
+	}
 	interval := "2m" // nats-server's default
 	if s.cfg.SyncAlways {
 		interval = "always"

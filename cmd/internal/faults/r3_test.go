@@ -40,7 +40,7 @@ var (
 )
 
 // rig is one scenario's system: three nats-server children clustered from
-// the shipped nats.conf, streams R3 provisioned as the policy-admin user,
+// the shipped nats.conf, streams R3 provisioned as the migrate user,
 // two ingresses and two projectors as the shipped users, a database.
 type rig struct {
 	t          *testing.T
@@ -49,7 +49,7 @@ type rig struct {
 	dir        string
 	dsn        string
 	nats       *faults.NATSCluster
-	admin      jetstream.JetStream // policy-admin
+	admin      jetstream.JetStream // migrate: provisions and reads the streams' state
 	ingresses  []*faults.Invitegate
 	projectors []*faults.Invitegate
 	base       *cluster // for settle
@@ -95,12 +95,12 @@ func (r *rig) connect(user string) *nats.Conn {
 	return nc
 }
 
-// provision creates the streams and buckets R3 as the policy-admin user
-// (the shipped user with the widest JetStream grant), retrying while the
-// cluster elects its meta leader.
+// provision creates the streams and buckets R3 as the migrate user (the
+// only shipped user that may create them), retrying while the cluster
+// elects its meta leader.
 func (r *rig) provision() {
 	r.t.Helper()
-	js, err := jetstream.New(r.connect("policy-admin"))
+	js, err := jetstream.New(r.connect("migrate"))
 	require.NoError(r.t, err)
 	r.admin = js
 	err = retryFor(r.ctx, 2*time.Minute, func() error {
@@ -153,7 +153,9 @@ func (r *rig) startIngress(i int) *faults.Invitegate {
 	name := "ingress-" + strconv.Itoa(i)
 	args := append(r.natsArgs("ingress"), "--sdkappid", app, "--policy", policyFile(r.t),
 		"--data-dir", filepath.Join(r.dir, name), "--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
-		"--replica-id", name, "--nats-name", name)
+		"--replica-id", name, "--nats-name", name,
+		"--insecure-allow-unsigned", // loadgen sends IM's load unsigned
+		"--no-migrate")              // as shipped: the ingress may not write the log (no seeding)
 	ig, err := faults.StartInvitegate(r.ctx, r.bins.Invitegate, "ingress", r.panics.watch(name), args...)
 	require.NoError(r.t, err)
 	require.Eventually(r.t, func() bool { return httpOK("http://" + ig.Admin + "/readyz") }, time.Minute,
