@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -169,7 +170,33 @@ func (s *NATSServer) Kill() error { return s.Process().Kill() }
 
 // Pause stops the server with SIGSTOP: connections stay open and nothing is
 // acknowledged until Resume.
-func (s *NATSServer) Pause() error { return s.Process().Signal(syscall.SIGSTOP) }
+func (s *NATSServer) Pause() error {
+	p := s.Process()
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	return waitStopped(p.PID(), 5*time.Second)
+}
+
+// waitStopped polls /proc until pid is in the stopped state: kill returns
+// before the signal has stopped every thread of the target.
+func waitStopped(pid int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return fmt.Errorf("read state of %d: %w", pid, err)
+		}
+		s := string(data)
+		if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) && (s[i+2] == 'T' || s[i+2] == 't') {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("process %d not stopped after %s", pid, limit)
+		}
+		runtime.Gosched()
+	}
+}
 
 // LameDuck sends SIGUSR2: the server stops accepting clients, hands its
 // stream leaderships over, moves its clients away over its lame duck
