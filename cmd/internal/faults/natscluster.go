@@ -25,6 +25,7 @@ var ShippedUsers = map[string]string{
 	"ingress":      "INGRESS_NKEY",
 	"projector":    "PROJECTOR_NKEY",
 	"policy-admin": "POLICY_ADMIN_NKEY",
+	"migrate":      "MIGRATE_NKEY",
 }
 
 // NATSClusterConfig configures a NATS cluster started from the shipped

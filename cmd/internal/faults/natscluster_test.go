@@ -25,7 +25,7 @@ func shippedConf(t *testing.T) string {
 }
 
 // Three servers from the shipped configuration form a cluster: an R3
-// stream created as the policy-admin user has a leader, and losing that
+// stream created as the migrate user has a leader, and losing that
 // leader leaves a quorum that elects another and acknowledges publishes.
 func TestNATSClusterFromShippedConfig(t *testing.T) {
 	t.Parallel()
@@ -43,7 +43,7 @@ func TestNATSClusterFromShippedConfig(t *testing.T) {
 	require.NotContains(t, string(conf), "nats-headless", "every route points at a local server")
 	require.FileExists(t, filepath.Join(dir, "nats-0", "nats-permissions.conf"))
 
-	js := connectAs(t, c, "policy-admin")                          // provisions
+	js := connectAs(t, c, "migrate")                               // provisions
 	ingress := connectAs(t, c, "ingress")                          // publishes events
 	require.NoError(t, retryFor(ctx, 2*time.Minute, func() error { // while the meta leader is elected
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second) // unanswered without a meta leader

@@ -37,12 +37,14 @@ func (run *r3Run) note(format string, args ...any) {
 // changePolicy adds an id to a list with --wait and records how long both
 // ingresses took to decide with it (or why it failed).
 func (run *r3Run) changePolicy(r *rig) {
-	d, live, err := r.listAdd(fmt.Sprintf("%s-%d", run.name, len(run.policy)+len(run.pErrors)))
+	n, start := len(run.policy)+len(run.pErrors), time.Now()
+	d, live, err := r.listAdd(fmt.Sprintf("%s-%d", run.name, n))
 	switch {
 	case err != nil:
-		run.pErrors = append(run.pErrors, err.Error())
+		run.pErrors = append(run.pErrors, fmt.Sprintf("change %d (%.1fs after the first fault, failed after %.1fs): %v",
+			n, time.Since(run.marks[0]).Seconds(), time.Since(start).Seconds(), err))
 	case live != len(r.ingresses):
-		run.pErrors = append(run.pErrors, fmt.Sprintf("%d live replicas, want %d", live, len(r.ingresses)))
+		run.pErrors = append(run.pErrors, fmt.Sprintf("change %d: %d live replicas, want %d", n, live, len(r.ingresses)))
 	default:
 		run.policy = append(run.policy, d)
 	}
@@ -55,7 +57,7 @@ func (run *r3Run) changePolicy(r *rig) {
 func scenario(t *testing.T, name string, faultFor time.Duration, fault func(r *rig, run *r3Run)) {
 	r := newRig(t)
 	run := &r3Run{name: name}
-	load := startLoadTo(t, r.ctx, loadgen.Config{URL: r.callbacks(), Rate: float64(r3Rate),
+	load := startLoadTo(t, r.ctx, loadgen.Config{URL: r.callbacks(), Token: clusterToken, Rate: float64(r3Rate),
 		Duration: r3Warmup + faultFor + r3Cooldown, Concurrency: 512})
 	hold(r.ctx, r3Warmup)
 	fault(r, run)
@@ -242,6 +244,15 @@ func TestClusterPolicyDuringOutage(t *testing.T) {
 		require.NoError(t, r.nats.Nodes[i].Kill())
 		run.note("killed %s (leader of %s); new leader elected after %s", r.nats.Names[i], decider.PolicyStream,
 			r.electedAfter(decider.PolicyStream, i, run.marks[0]).Round(time.Millisecond))
+		start := time.Now()
+		require.NoError(t, retryFor(r.ctx, time.Minute, func() error {
+			out, err := r.policyAdmin("list", "show", "banned_members", "--timeout", "5s")
+			if err != nil {
+				return fmt.Errorf("%w: %s", err, out)
+			}
+			return nil
+		}), "the policy log is never readable with %s down", r.nats.Names[i])
+		run.note("policy log readable again %.1fs after the election", time.Since(start).Seconds())
 		for range r3PolicyN {
 			run.changePolicy(r)
 		}
