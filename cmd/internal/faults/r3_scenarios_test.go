@@ -24,12 +24,19 @@ type r3Run struct {
 	// policyMust: every policy change must reach both ingresses.
 	policyMust bool
 	marks      []time.Time
+	first      time.Time // the first mark (read by a change running alongside the fault)
 	policy     []time.Duration
 	pErrors    []string
 	notes      []string
 }
 
-func (run *r3Run) mark() { run.marks = append(run.marks, time.Now()) }
+func (run *r3Run) mark() {
+	now := time.Now()
+	if len(run.marks) == 0 {
+		run.first = now
+	}
+	run.marks = append(run.marks, now)
+}
 func (run *r3Run) note(format string, args ...any) {
 	run.notes = append(run.notes, fmt.Sprintf(format, args...))
 }
@@ -42,12 +49,24 @@ func (run *r3Run) changePolicy(r *rig) {
 	switch {
 	case err != nil:
 		run.pErrors = append(run.pErrors, fmt.Sprintf("change %d (%.1fs after the first fault, failed after %.1fs): %v",
-			n, time.Since(run.marks[0]).Seconds(), time.Since(start).Seconds(), err))
+			n, time.Since(run.first).Seconds(), time.Since(start).Seconds(), err))
 	case live != len(r.ingresses):
 		run.pErrors = append(run.pErrors, fmt.Sprintf("change %d: %d live replicas, want %d", n, live, len(r.ingresses)))
 	default:
 		run.policy = append(run.policy, d)
 	}
+}
+
+// changePolicyDuring starts changePolicy alongside the fault, so that a
+// slow change does not stretch the fault's schedule; the returned function
+// waits for it.
+func (run *r3Run) changePolicyDuring(r *rig) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		run.changePolicy(r)
+	}()
+	return func() { <-done }
 }
 
 // scenario runs load at r3Rate for warmup + faultFor + cooldown, the fault
@@ -157,11 +176,12 @@ func TestClusterLeaderSIGKILL(t *testing.T) {
 		require.NoError(t, r.nats.Nodes[i].Kill())
 		run.note("killed %s (leader of %s); new leader elected after %s", r.nats.Names[i], decider.EventStream,
 			r.electedAfter(decider.EventStream, i, run.marks[0]).Round(time.Millisecond))
-		run.changePolicy(r)
+		changed := run.changePolicyDuring(r)
 		hold(r.ctx, r3KillFor-time.Since(run.marks[0]))
 		require.NoError(t, r.nats.Nodes[i].Start(r.ctx))
 		r.waitHealthy(i)
 		run.note("%s back and current %.1fs after the kill", r.nats.Names[i], time.Since(run.marks[0]).Seconds())
+		changed()
 	})
 }
 
@@ -202,12 +222,13 @@ func TestClusterFrozenNode(t *testing.T) {
 		require.NoError(t, r.nats.Nodes[i].Pause())
 		run.note("froze %s (leader of %s); new leader elected after %s", r.nats.Names[i], decider.EventStream,
 			r.electedAfter(decider.EventStream, i, run.marks[0]).Round(time.Millisecond))
-		run.changePolicy(r)
+		changed := run.changePolicyDuring(r)
 		hold(r.ctx, r3Freeze-time.Since(run.marks[0]))
 		require.NoError(t, r.nats.Nodes[i].Resume())
 		run.mark()
 		r.waitHealthy(i)
 		run.note("%s current again %.1fs after SIGCONT", r.nats.Names[i], time.Since(run.marks[1]).Seconds())
+		changed()
 	})
 }
 
