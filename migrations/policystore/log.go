@@ -159,9 +159,10 @@ func NewReader(ctx context.Context, stream jetstream.Stream, filter string, from
 	// After a reconnect the client recreates the consumer, retrying under
 	// the same name; in a cluster whose server holding it was SIGKILLed,
 	// those retries did not succeed until that server came back (an
-	// ingress missed every policy change meanwhile). Two attempts, then
-	// Next fails and the caller starts a new reader, a new consumer.
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, MaxResetAttempts: 2}
+	// ingress missed every policy change meanwhile). One attempt (the
+	// client bounds it by 10 s), then Next fails and the caller starts a
+	// new reader, a new consumer, which is placed on a live server.
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, MaxResetAttempts: 1}
 	if from > 1 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
 	}
