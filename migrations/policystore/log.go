@@ -156,7 +156,13 @@ type Reader struct{ it jetstream.MessagesContext }
 // decider.PolicyAppSubjects, or decider.PolicySubjects for all) from
 // sequence from (0 or 1: the first).
 func NewReader(ctx context.Context, stream jetstream.Stream, filter string, from uint64) (*Reader, error) {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}}
+	// After a reconnect the client recreates the consumer, retrying under
+	// the same name; in a cluster whose server holding it was SIGKILLed,
+	// those retries did not succeed until that server came back (an
+	// ingress missed every policy change meanwhile). One attempt (the
+	// client bounds it by 10 s), then Next fails and the caller starts a
+	// new reader, a new consumer, which is placed on a live server.
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, MaxResetAttempts: 1}
 	if from > 1 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
 	}

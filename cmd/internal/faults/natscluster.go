@@ -271,6 +271,52 @@ func (c *NATSCluster) StreamLeader(ctx context.Context, stream string) (int, err
 	return -1, fmt.Errorf("leader of stream %s: %w", stream, errors.Join(errs...))
 }
 
+// ServerOf asks the servers' monitoring endpoints (/connz) which one the
+// client connection named name (nats.Name, invitegate's --nats-name) is
+// connected to, and returns its index.
+func (c *NATSCluster) ServerOf(ctx context.Context, name string) (int, error) {
+	var errs []error
+	for i := range c.Nodes {
+		found, err := connzHas(ctx, c.Monitor[i], name)
+		if err == nil && found {
+			return i, nil
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c.Names[i], err))
+		}
+	}
+	return -1, fmt.Errorf("server of client %q: not connected: %w", name, errors.Join(errs...))
+}
+
+// connzHas reports whether one server has a client connection named name.
+func connzHas(ctx context.Context, monitor, name string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, monitor+"/connz?limit=4096", nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	var connz struct {
+		Connections []struct {
+			Name string `json:"name"`
+		} `json:"connections"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&connz); err != nil {
+		return false, fmt.Errorf("connz: %w", err)
+	}
+	for _, conn := range connz.Connections {
+		if conn.Name == name {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // jszLeader reads the leader of stream from one server's /jsz.
 func jszLeader(ctx context.Context, monitor, stream string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)

@@ -48,7 +48,7 @@ func (r *rig) fill() float64 {
 	published0 := r.sumIngress("invitegate_events_published_total")
 	info0 := r.streamState()
 	start := time.Now()
-	rep, err := loadgen.Run(r.ctx, loadgen.Config{URL: r.callbacks(), Concurrency: 32, Duration: capacityFor,
+	rep, err := loadgen.Run(r.ctx, loadgen.Config{URL: r.callbacks(), Token: clusterToken, Concurrency: 32, Duration: capacityFor,
 		BannedShare: 0.05})
 	require.NoError(r.t, err)
 	require.Eventually(r.t, func() bool {
@@ -138,7 +138,7 @@ func (r *rig) sumIngress(metric string) float64 {
 type streamState struct{ Msgs uint64 }
 
 func (r *rig) streamState() streamState {
-	s, err := r.admin.Stream(r.ctx, decider.EventStream)
+	s, err := r.streams.Stream(r.ctx, decider.EventStream)
 	require.NoError(r.t, err)
 	return streamState{Msgs: s.CachedInfo().State.Msgs}
 }

@@ -24,12 +24,19 @@ type r3Run struct {
 	// policyMust: every policy change must reach both ingresses.
 	policyMust bool
 	marks      []time.Time
+	first      time.Time // the first mark (read by a change running alongside the fault)
 	policy     []time.Duration
 	pErrors    []string
 	notes      []string
 }
 
-func (run *r3Run) mark() { run.marks = append(run.marks, time.Now()) }
+func (run *r3Run) mark() {
+	now := time.Now()
+	if len(run.marks) == 0 {
+		run.first = now
+	}
+	run.marks = append(run.marks, now)
+}
 func (run *r3Run) note(format string, args ...any) {
 	run.notes = append(run.notes, fmt.Sprintf(format, args...))
 }
@@ -37,15 +44,29 @@ func (run *r3Run) note(format string, args ...any) {
 // changePolicy adds an id to a list with --wait and records how long both
 // ingresses took to decide with it (or why it failed).
 func (run *r3Run) changePolicy(r *rig) {
-	d, live, err := r.listAdd(fmt.Sprintf("%s-%d", run.name, len(run.policy)+len(run.pErrors)))
+	n, start := len(run.policy)+len(run.pErrors), time.Now()
+	d, live, err := r.listAdd(fmt.Sprintf("%s-%d", run.name, n))
 	switch {
 	case err != nil:
-		run.pErrors = append(run.pErrors, err.Error())
+		run.pErrors = append(run.pErrors, fmt.Sprintf("change %d (%.1fs after the first fault, failed after %.1fs): %v",
+			n, time.Since(run.first).Seconds(), time.Since(start).Seconds(), err))
 	case live != len(r.ingresses):
-		run.pErrors = append(run.pErrors, fmt.Sprintf("%d live replicas, want %d", live, len(r.ingresses)))
+		run.pErrors = append(run.pErrors, fmt.Sprintf("change %d: %d live replicas, want %d", n, live, len(r.ingresses)))
 	default:
 		run.policy = append(run.policy, d)
 	}
+}
+
+// changePolicyDuring starts changePolicy alongside the fault, so that a
+// slow change does not stretch the fault's schedule; the returned function
+// waits for it.
+func (run *r3Run) changePolicyDuring(r *rig) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		run.changePolicy(r)
+	}()
+	return func() { <-done }
 }
 
 // scenario runs load at r3Rate for warmup + faultFor + cooldown, the fault
@@ -55,7 +76,7 @@ func (run *r3Run) changePolicy(r *rig) {
 func scenario(t *testing.T, name string, faultFor time.Duration, fault func(r *rig, run *r3Run)) {
 	r := newRig(t)
 	run := &r3Run{name: name}
-	load := startLoadTo(t, r.ctx, loadgen.Config{URL: r.callbacks(), Rate: float64(r3Rate),
+	load := startLoadTo(t, r.ctx, loadgen.Config{URL: r.callbacks(), Token: clusterToken, Rate: float64(r3Rate),
 		Duration: r3Warmup + faultFor + r3Cooldown, Concurrency: 512})
 	hold(r.ctx, r3Warmup)
 	fault(r, run)
@@ -155,11 +176,12 @@ func TestClusterLeaderSIGKILL(t *testing.T) {
 		require.NoError(t, r.nats.Nodes[i].Kill())
 		run.note("killed %s (leader of %s); new leader elected after %s", r.nats.Names[i], decider.EventStream,
 			r.electedAfter(decider.EventStream, i, run.marks[0]).Round(time.Millisecond))
-		run.changePolicy(r)
+		changed := run.changePolicyDuring(r)
 		hold(r.ctx, r3KillFor-time.Since(run.marks[0]))
 		require.NoError(t, r.nats.Nodes[i].Start(r.ctx))
 		r.waitHealthy(i)
 		run.note("%s back and current %.1fs after the kill", r.nats.Names[i], time.Since(run.marks[0]).Seconds())
+		changed()
 	})
 }
 
@@ -200,12 +222,13 @@ func TestClusterFrozenNode(t *testing.T) {
 		require.NoError(t, r.nats.Nodes[i].Pause())
 		run.note("froze %s (leader of %s); new leader elected after %s", r.nats.Names[i], decider.EventStream,
 			r.electedAfter(decider.EventStream, i, run.marks[0]).Round(time.Millisecond))
-		run.changePolicy(r)
+		changed := run.changePolicyDuring(r)
 		hold(r.ctx, r3Freeze-time.Since(run.marks[0]))
 		require.NoError(t, r.nats.Nodes[i].Resume())
 		run.mark()
 		r.waitHealthy(i)
 		run.note("%s current again %.1fs after SIGCONT", r.nats.Names[i], time.Since(run.marks[1]).Seconds())
+		changed()
 	})
 }
 
@@ -233,15 +256,35 @@ func TestClusterQuorumLoss(t *testing.T) {
 	})
 }
 
-// With the server leading INVITEGATE_POLICY down, change a list again and
-// again with --wait: both ingresses must decide with each change.
+// SIGKILL the server ingress-0 is connected to (a replica of every stream;
+// when it leads INVITEGATE_POLICY, a new leader is elected), then change a
+// list again and again with --wait: both ingresses must decide with each
+// change, the one that lost its server included.
 func TestClusterPolicyDuringOutage(t *testing.T) {
 	scenario(t, "policy-during-outage", time.Duration(r3PolicyN)*time.Second, func(r *rig, run *r3Run) {
-		i := r.leader(decider.PolicyStream)
+		var i int
+		require.NoError(t, retryFor(r.ctx, time.Minute, func() error {
+			var err error
+			i, err = r.nats.ServerOf(r.ctx, "ingress-0")
+			return err
+		}))
+		leader := r.leader(decider.PolicyStream)
 		run.mark()
 		require.NoError(t, r.nats.Nodes[i].Kill())
-		run.note("killed %s (leader of %s); new leader elected after %s", r.nats.Names[i], decider.PolicyStream,
-			r.electedAfter(decider.PolicyStream, i, run.marks[0]).Round(time.Millisecond))
+		if i == leader {
+			run.note("killed %s (ingress-0's server, leader of %s); new leader elected after %s", r.nats.Names[i],
+				decider.PolicyStream, r.electedAfter(decider.PolicyStream, i, run.marks[0]).Round(time.Millisecond))
+		} else {
+			run.note("killed %s (ingress-0's server; %s leads %s)", r.nats.Names[i], r.nats.Names[leader], decider.PolicyStream)
+		}
+		require.NoError(t, retryFor(r.ctx, time.Minute, func() error {
+			out, err := r.policyAdmin("list", "show", "banned_members", "--timeout", "5s")
+			if err != nil {
+				return fmt.Errorf("%w: %s", err, out)
+			}
+			return nil
+		}), "the policy log is never readable with %s down", r.nats.Names[i])
+		run.note("policy log readable %.1fs after the kill", time.Since(run.first).Seconds())
 		for range r3PolicyN {
 			run.changePolicy(r)
 		}

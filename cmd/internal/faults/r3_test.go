@@ -21,7 +21,6 @@ import (
 
 	"github.com/invitegate/invitegate/cmd/internal/faults"
 	"github.com/invitegate/invitegate/decider"
-	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/invitegate/invitegate/migrations/pgtest"
 )
 
@@ -39,9 +38,14 @@ var (
 	r3LogDir    = os.Getenv("CLUSTER_LOG_DIR")                           // when set, every child's output is kept there
 )
 
+// clusterToken is the callback token the ingresses check and loadgen signs
+// with, as IM signs every callback in production.
+const clusterToken = "cluster-suite-callback-token"
+
 // rig is one scenario's system: three nats-server children clustered from
-// the shipped nats.conf, streams R3 provisioned as the migrate user,
-// two ingresses and two projectors as the shipped users, a database.
+// the shipped nats.conf, the schema, streams and buckets (R3) provisioned by
+// `invitegate migrate up` as the shipped migrate user, two ingresses and two
+// projectors as the shipped users with --no-migrate, a database.
 type rig struct {
 	t          *testing.T
 	ctx        context.Context
@@ -49,7 +53,7 @@ type rig struct {
 	dir        string
 	dsn        string
 	nats       *faults.NATSCluster
-	admin      jetstream.JetStream // migrate: provisions and reads the streams' state
+	streams    jetstream.JetStream // the migrate user: reads the streams' state
 	ingresses  []*faults.Invitegate
 	projectors []*faults.Invitegate
 	base       *cluster // for settle
@@ -95,24 +99,25 @@ func (r *rig) connect(user string) *nats.Conn {
 	return nc
 }
 
-// provision creates the streams and buckets R3 as the migrate user (the
-// only shipped user that may create them), retrying while the cluster
-// elects its meta leader.
+// provision migrates the schema and creates the streams and buckets R3 the
+// way a deployment does (the setup Job): `invitegate migrate up` as the
+// shipped migrate user, the only one allowed to create a stream. It retries
+// while the cluster elects its meta leader.
 func (r *rig) provision() {
 	r.t.Helper()
-	js, err := jetstream.New(r.connect("migrate"))
-	require.NoError(r.t, err)
-	r.admin = js
-	err = retryFor(r.ctx, 2*time.Minute, func() error {
-		ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second) // unanswered without a meta leader
+	var out []byte
+	err := retryFor(r.ctx, 3*time.Minute, func() error {
+		ctx, cancel := context.WithTimeout(r.ctx, time.Minute) // unanswered without a meta leader
 		defer cancel()
-		if _, err := natsconn.EnsureEventStream(ctx, js, natsconn.EventStreamConfig{Replicas: 3}); err != nil {
-			return err
-		}
-		_, err := natsconn.EnsurePolicyStores(ctx, js, natsconn.PolicyStreamConfig{Replicas: 3})
+		var err error
+		out, err = exec.CommandContext(ctx, r.bins.Invitegate, append([]string{"migrate", "up",
+			"--database-url", r.dsn}, r.natsArgs("migrate")...)...).CombinedOutput()
 		return err
 	})
-	require.NoError(r.t, err, "provision streams")
+	require.NoError(r.t, err, "migrate up:\n%s", out)
+	js, err := jetstream.New(r.connect("migrate"))
+	require.NoError(r.t, err)
+	r.streams = js
 	for _, name := range []string{decider.EventStream, decider.PolicyStream} {
 		s, err := js.Stream(r.ctx, name)
 		require.NoError(r.t, err)
@@ -120,11 +125,16 @@ func (r *rig) provision() {
 	}
 }
 
-// cli runs `invitegate args...` as the policy-admin user and returns its
-// output.
+// cli runs the policy command `invitegate args...` as the policy-admin user
+// (bounded by 30 s, the --wait excepted) and returns its output.
 func (r *rig) cli(args ...string) (string, error) {
+	return r.policyAdmin(append(args, "--timeout", "30s", "--author", "cluster-suite")...)
+}
+
+// policyAdmin runs `invitegate args...` as the policy-admin user.
+func (r *rig) policyAdmin(args ...string) (string, error) {
 	args = append(args, "--nats-url", r.nats.URLs(), "--nats-nkey", r.nats.Seeds["policy-admin"],
-		"--sdkappid", app, "--js-replicas", "3", "--timeout", "30s", "--author", "cluster-suite")
+		"--sdkappid", app, "--js-replicas", "3")
 	out, err := exec.CommandContext(r.ctx, r.bins.Invitegate, args...).CombinedOutput()
 	return string(out), err
 }
@@ -141,7 +151,7 @@ func (r *rig) natsArgs(user string) []string {
 
 func (r *rig) startProjector(i int) *faults.Invitegate {
 	r.t.Helper()
-	args := append(r.natsArgs("projector"), "--database-url", r.dsn, "--admin-addr", "127.0.0.1:0",
+	args := append(r.natsArgs("projector"), "--no-migrate", "--database-url", r.dsn, "--admin-addr", "127.0.0.1:0",
 		"--nats-name", "projector-"+strconv.Itoa(i))
 	p, err := faults.StartInvitegate(r.ctx, r.bins.Invitegate, "projector", r.panics.watch("projector"), args...)
 	require.NoError(r.t, err)
@@ -151,11 +161,10 @@ func (r *rig) startProjector(i int) *faults.Invitegate {
 func (r *rig) startIngress(i int) *faults.Invitegate {
 	r.t.Helper()
 	name := "ingress-" + strconv.Itoa(i)
-	args := append(r.natsArgs("ingress"), "--sdkappid", app, "--policy", policyFile(r.t),
+	args := append(r.natsArgs("ingress"), "--no-migrate", "--callback-token", clusterToken,
+		"--sdkappid", app, "--policy", policyFile(r.t),
 		"--data-dir", filepath.Join(r.dir, name), "--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
-		"--replica-id", name, "--nats-name", name,
-		"--insecure-allow-unsigned", // loadgen sends IM's load unsigned
-		"--no-migrate")              // as shipped: the ingress may not write the log (no seeding)
+		"--replica-id", name, "--nats-name", name)
 	ig, err := faults.StartInvitegate(r.ctx, r.bins.Invitegate, "ingress", r.panics.watch(name), args...)
 	require.NoError(r.t, err)
 	require.Eventually(r.t, func() bool { return httpOK("http://" + ig.Admin + "/readyz") }, time.Minute,
