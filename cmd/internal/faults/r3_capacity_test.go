@@ -14,6 +14,7 @@ import (
 	"github.com/invitegate/invitegate/cmd/internal/faults"
 	"github.com/invitegate/invitegate/cmd/internal/loadgen"
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/decider/cputime"
 )
 
 // capacityFor is the length of each closed-loop fill (CLUSTER_CAPACITY_FOR).
@@ -120,7 +121,8 @@ func (r *rig) natsPIDs() []int {
 func (r *rig) cpu(pids []int) time.Duration {
 	var d time.Duration
 	for _, pid := range pids {
-		d += faults.ProcessCPU(pid)
+		c, _ := cputime.Of(pid) // 0 once the process is gone
+		d += c
 	}
 	return d
 }
@@ -163,7 +165,7 @@ func (r *rig) postgresCPU(prev *pgCPU) *pgCPU {
 	require.NoError(r.t, err)
 	out := &pgCPU{by: map[int]time.Duration{}}
 	for _, pid := range pids {
-		c := faults.ProcessCPU(int(pid))
+		c, _ := cputime.Of(int(pid)) // 0 once the backend is gone
 		out.by[int(pid)] = c
 		if prev != nil {
 			out.total += c - prev.by[int(pid)]
