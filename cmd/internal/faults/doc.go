@@ -27,7 +27,6 @@
 //     paths and the secrets (a fresh nkey per shipped user) filled in by
 //     TemplateNATSConf; StreamLeader names the server leading a stream and
 //     each node can be killed, frozen or put in lame duck mode.
-//   - ProcessCPU reads a process's CPU time, for costs per callback or event.
 //   - PGProxy is an in-process TCP proxy (toxiproxy v2.9) in front of
 //     PostgreSQL that can blackhole (packets vanish) or refuse connections.
 //   - Check is a set checker in the style of Jepsen's: every request loadgen
