@@ -216,7 +216,6 @@ func (f *Follower) markCaughtUp() {
 	f.engine.SetUnready("")
 	f.setRevision(f.Revision(), policystore.SourceLog)
 	f.caughtOne.Do(func() {
-		f.wakeReport() // the log is open: report at once, whatever changed
 		close(f.caughtUp)
 		f.logger.Info("policy log caught up", "revision", f.Revision(), "position", f.fold.Position())
 	})

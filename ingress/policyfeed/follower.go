@@ -161,20 +161,12 @@ func (f *Follower) WaitRevision(ctx context.Context, rev uint64) error {
 
 func (f *Follower) setRevision(rev uint64, source string) {
 	f.mu.Lock()
-	changed := rev != f.revision || source != f.source
-	if changed {
+	if rev != f.revision || source != f.source {
 		f.revision, f.source = rev, source
 		close(f.changed)
 		f.changed = make(chan struct{})
 	}
 	f.mu.Unlock()
-	if changed {
-		f.wakeReport() // an unchanged status waits for the periodic report
-	}
-}
-
-// wakeReport has the reporter write the status now.
-func (f *Follower) wakeReport() {
 	select {
 	case f.reportWake <- struct{}{}:
 	default:
