@@ -33,9 +33,11 @@ func reportOf(rate, p99ms float64) *loadgen.Report {
 
 func TestReportWritesRatiosAndBars(t *testing.T) {
 	t.Parallel()
-	r := &report{cfg: config{duration: time.Second, rounds: 3, concurrency: 64, rate: 2000, e2eRate: 2000, e2eDuration: time.Second},
+	r := &report{cfg: config{duration: time.Second, rounds: 3, concurrency: 64, saturation: 256, rate: 2000, e2eRate: 2000, e2eDuration: time.Second},
 		started: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC), machine: "test box", equivalence: "same",
-		throughput: map[string][]*loadgen.Report{}, latency: map[string][]*loadgen.Report{}, cpuPerCallback: map[string][]float64{}}
+		throughput: map[string][]*loadgen.Report{}, latency: map[string][]*loadgen.Report{}, cpuPerCallback: map[string][]float64{},
+		idle: map[string][]float64{}, saturation: map[string][]*loadgen.Report{}, saturationCPU: map[string][]float64{},
+		saturationIdle: map[string][]float64{}}
 	for _, x := range []struct {
 		name string
 		rate float64
@@ -44,10 +46,17 @@ func TestReportWritesRatiosAndBars(t *testing.T) {
 		{"events-nats-always", 800, 3}, {"events-nats-always-sync", 700, 4.5}, {"opa", 500, 9}} {
 		r.targets = append(r.targets, &target{name: x.name, note: x.name})
 		r.cpuPerCallback[x.name] = []float64{1e6 / x.rate}
+		r.idle[x.name] = []float64{0.05}
 		for _, f := range []float64{0.9, 1, 1.1} { // the median round is the middle one
 			r.throughput[x.name] = append(r.throughput[x.name], reportOf(x.rate*f, x.p99))
 			r.latency[x.name] = append(r.latency[x.name], reportOf(x.rate, x.p99*f))
 		}
+	}
+	r.idle["events-nats-always-sync"] = []float64{0.2}
+	for name, rate := range map[string]float64{"events-nats-always": 1000, "events-nats-always-sync": 820} {
+		r.saturation[name] = []*loadgen.Report{reportOf(rate, 40)}
+		r.saturationCPU[name] = []float64{1e6 / rate}
+		r.saturationIdle[name] = []float64{0.03}
 	}
 	r.e2e = &e2eResult{rate: 2000, answered: 2, visible: 2, visibleMs: []float64{10, 20}, projectedMs: []float64{5, 6},
 		report: reportOf(2000, 3)}
@@ -56,10 +65,13 @@ func TestReportWritesRatiosAndBars(t *testing.T) {
 	b, err := os.ReadFile(out)
 	require.NoError(t, err)
 	s := string(b)
-	require.Contains(t, s, "| events-embedded | events-embedded | 1000 | 0.91 | 1.00 | 2.00 | 4.00 | 1000.0 |")
+	require.Contains(t, s, "| events-embedded | events-embedded | 1000 | 0.91 | 1.00 | 2.00 | 4.00 | 1000.0 | 5 |")
+	require.Contains(t, s, "## Durability at saturation (closed loop, 256 workers, 1s x 3 rounds, median)")
+	require.Contains(t, s, "| events-nats-always-sync | 820 | 0.82 | 40.00 | 1219.5 | 3 | 820 |")
 	require.Contains(t, s, "- events-embedded-sync / events-off = 0.82 throughput (bar: >= 0.85): NOT met; CPU per callback events-off / events-embedded-sync = 0.82")
 	require.Contains(t, s, "- events-nats-always / opa = 1.60 (goal >= 2) at p99 3.00 ms vs 9.00 ms at 2000/s (goal: lower): NOT met")
-	require.Contains(t, s, "- events-nats-always-sync / events-nats-always (sync / async durability) = 0.88 throughput (goal >= 0.8): met")
+	require.Contains(t, s, "- events-nats-always-sync / events-nats-always (sync / async durability) = 0.88 throughput at 64 workers (goal >= 0.8): met; machine idle 20% (sync) and 5% (async)")
+	require.Contains(t, s, "- the same at saturation, 256 workers = 0.82 throughput (goal >= 0.8): met; machine idle 3% (sync) and 3% (async)")
 	require.Contains(t, s, "- events-nats-always-sync p99 at 2000/s = 4.50 ms (goal <= 5 ms): met; async 3.00 ms")
 	require.Contains(t, s, "- sync as the default (cost < 10% of throughput and p99 < 5 ms at 2,000/s): NOT met")
 	require.Contains(t, s, "| answer -> visible (commit) | 10.0 | 20.0 | 20.0 |")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/invitegate/invitegate/cmd/internal/faults"
 	"github.com/invitegate/invitegate/cmd/internal/loadgen"
+	"github.com/invitegate/invitegate/decider/cputime"
 )
 
 // config is the command line.
@@ -19,6 +20,7 @@ type config struct {
 	duration    time.Duration
 	rounds      int
 	concurrency int
+	saturation  int
 	rate        float64
 	e2eRate     float64
 	e2eDuration time.Duration
@@ -37,6 +39,8 @@ func cmdCompare(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	f.DurationVar(&c.duration, "duration", 8*time.Second, "length of each throughput and latency run")
 	f.IntVar(&c.rounds, "rounds", 5, "rounds of throughput and latency runs (targets in rotating order; medians reported)")
 	f.IntVar(&c.concurrency, "concurrency", 64, "closed-loop workers of the throughput runs")
+	f.IntVar(&c.saturation, "saturation-concurrency", 256,
+		"closed-loop workers of the extra rounds of the durability pair (events-nats-always and -sync) run to CPU saturation; 0 leaves them out")
 	f.Float64Var(&c.rate, "rate", 2000, "open-loop rate of the latency runs (callbacks/s)")
 	f.Float64Var(&c.e2eRate, "e2e-rate", 2000, "open-loop rate of the end-to-end run")
 	f.DurationVar(&c.e2eDuration, "e2e-duration", 30*time.Second, "length of the end-to-end run")
@@ -145,19 +149,15 @@ func measure(ctx context.Context, c config, targets []*target, rep *report, stdo
 	rep.throughput = map[string][]*loadgen.Report{}
 	rep.latency = map[string][]*loadgen.Report{}
 	rep.cpuPerCallback = map[string][]float64{}
+	rep.idle = map[string][]float64{}
 	for r := range c.rounds {
 		for i := range targets {
 			t := targets[(i+r)%len(targets)]
-			cpu0 := t.cpu()
-			lr, err := loadgen.Run(ctx, loadgen.Config{URL: t.url, Concurrency: c.concurrency, Duration: c.duration, BannedShare: 0.05, Seed: uint64(r)})
+			lr, err := closedLoop(ctx, t, c.concurrency, c.duration, r, rep.cpuPerCallback, rep.idle, stdout)
 			if err != nil {
 				return fmt.Errorf("throughput %s: %w", t.name, err)
 			}
-			cpuUs := float64((t.cpu() - cpu0).Microseconds()) / float64(max(lr.Answered, 1))
 			rep.throughput[t.name] = append(rep.throughput[t.name], lr)
-			rep.cpuPerCallback[t.name] = append(rep.cpuPerCallback[t.name], cpuUs)
-			logf(stdout, "round %d %-22s %9.0f answered/s  p99 %7.2fms  cpu %5.1fus/callback  errors %v", r+1, t.name,
-				lr.AnsweredRate, lr.Latency.P99Ms, cpuUs, lr.Errors)
 		}
 		for i := range targets {
 			t := targets[(i+r)%len(targets)]
@@ -170,7 +170,61 @@ func measure(ctx context.Context, c config, targets []*target, rep *report, stdo
 				lr.Latency.P50Ms, lr.Latency.P99Ms, lr.Latency.P999Ms, lr.Latency.MaxMs, lr.Errors)
 		}
 	}
+	if err := saturate(ctx, c, targets, rep, stdout); err != nil {
+		return err
+	}
 	rep.targets = targets
+	return nil
+}
+
+// closedLoop runs one closed-loop round against t and records the CPU time
+// of t's processes per answered callback and the machine's idle share.
+func closedLoop(ctx context.Context, t *target, workers int, d time.Duration, round int,
+	cpu, idle map[string][]float64, stdout io.Writer) (*loadgen.Report, error) {
+	cpu0 := t.cpu()
+	idle0, total0, _ := cputime.Host() // zeros when unreadable: the idle share reads 0
+	lr, err := loadgen.Run(ctx, loadgen.Config{URL: t.url, Concurrency: workers, Duration: d, BannedShare: 0.05, Seed: uint64(round)})
+	if err != nil {
+		return nil, err
+	}
+	idle1, total1, _ := cputime.Host()
+	cpuUs := float64((t.cpu() - cpu0).Microseconds()) / float64(max(lr.Answered, 1))
+	share := cputime.IdleShare(idle0, total0, idle1, total1)
+	cpu[t.name] = append(cpu[t.name], cpuUs)
+	idle[t.name] = append(idle[t.name], share)
+	logf(stdout, "round %d %-22s %d workers %9.0f answered/s  p99 %7.2fms  cpu %5.1fus/callback  machine idle %4.1f%%  errors %v",
+		round+1, t.name, workers, lr.AnsweredRate, lr.Latency.P99Ms, cpuUs, 100*share, lr.Errors)
+	return lr, nil
+}
+
+// saturate runs the durability pair (async and sync against a sync-always
+// nats-server) closed-loop with enough workers to keep the machine's CPU
+// busy: with 64 workers sync durability leaves the CPU partly idle (each
+// callback also waits for a PubAck), so its rate there measures latency
+// as much as capacity.
+func saturate(ctx context.Context, c config, targets []*target, rep *report, stdout io.Writer) error {
+	if c.saturation <= 0 {
+		return nil
+	}
+	var pair []*target
+	for _, t := range targets {
+		if t.name == "events-nats-always" || t.name == "events-nats-always-sync" {
+			pair = append(pair, t)
+		}
+	}
+	rep.saturation = map[string][]*loadgen.Report{}
+	rep.saturationCPU = map[string][]float64{}
+	rep.saturationIdle = map[string][]float64{}
+	for r := range c.rounds {
+		for i := range pair {
+			t := pair[(i+r)%len(pair)]
+			lr, err := closedLoop(ctx, t, c.saturation, c.duration, r, rep.saturationCPU, rep.saturationIdle, stdout)
+			if err != nil {
+				return fmt.Errorf("saturation %s: %w", t.name, err)
+			}
+			rep.saturation[t.name] = append(rep.saturation[t.name], lr)
+		}
+	}
 	return nil
 }
 

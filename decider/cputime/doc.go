@@ -9,7 +9,8 @@
 //
 // Self is this process (its goroutines and any in-process server
 // included); Of is another process of this machine (a child process, a
-// PostgreSQL backend), read from /proc.
+// PostgreSQL backend), read from /proc. Host is the whole machine's idle
+// and total CPU time, for telling a CPU-bound run from one that waits.
 //
 // It sits under decider, the lowest floor, so that the decider's own
 // benchmarks can use it too; like decider it imports no network or
