@@ -34,8 +34,11 @@
 //     deploy/bench/policy.rego, the decisions of deploy/bench/policy.yaml.
 //
 // Measures: closed-loop throughput (-concurrency workers for -duration,
-// -rounds rounds in rotating order, median reported) with its p99; open-loop
-// latency at -rate; and the end-to-end latency of `invitegate run` at
+// -rounds rounds in rotating order, median reported) with its p99, the CPU
+// time of the target's processes per callback and the machine's idle CPU
+// share; the durability pair (events-nats-always and -sync) again with
+// -saturation-concurrency workers, enough to keep the CPU busy although each
+// sync callback waits for a PubAck; open-loop latency at -rate; and the end-to-end latency of `invitegate run` at
 // -e2e-rate: from the answer (loadgen's record: send time + service time) to
 // the row being visible in PostgreSQL, observed with LISTEN on a NOTIFY
 // sent by a row trigger the benchmark adds to its own database (a
