@@ -27,7 +27,7 @@ var exported = []string{
 	"invitegate_event_durability_total",
 	"invitegate_policy_follow_errors_total", "invitegate_policy_snapshot_load_errors_total",
 	"invitegate_policy_events_rejected_total", "invitegate_policy_revision_errors_total",
-	"invitegate_policy_compactor_errors_total",
+	"invitegate_policy_compactor_errors_total", "invitegate_policy_snapshots_refused_total",
 }
 
 var histograms = []string{"invitegate_callback_duration_seconds", "invitegate_decision_duration_seconds",

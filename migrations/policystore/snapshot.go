@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -140,37 +141,63 @@ func checkSeal(trust *decider.Trust, app string, meta map[string]string) error {
 }
 
 // SaveSnapshot writes app's compacted snapshot s covering the log up to
-// position, streaming it (a 1,000,000-entry list is not held twice), then
-// signs it with seal.Key when there is one.
+// position, streaming it (a 1,000,000-entry list is not held twice). With
+// seal.Key it is signed in the same write: the state is encoded once to
+// hash it and once more to store it, so no reader ever meets the snapshot
+// unsigned.
 func SaveSnapshot(ctx context.Context, obs jetstream.ObjectStore, app string, s *decider.Snapshot, position uint64, seal SnapshotSeal) error {
 	position = max(position, s.Revision())
-	pr, pw := io.Pipe()
-	h := sha256.New()
-	go func() { pw.CloseWithError(decider.WriteState(io.MultiWriter(pw, h), s, position)) }()
 	meta := jetstream.ObjectMeta{Name: SnapshotObject(app), Metadata: map[string]string{
 		metaRevision: strconv.FormatUint(s.Revision(), 10),
 		metaPosition: strconv.FormatUint(position, 10),
 	}}
+	if seal.Key != nil {
+		h := sha256.New()
+		if err := decider.WriteState(h, s, position); err != nil {
+			return fmt.Errorf("save policy snapshot of %s: %w", app, err)
+		}
+		digest := hex.EncodeToString(h.Sum(nil))
+		key, sig := seal.Key.SignSnapshot(app, s.Revision(), position, seal.Trust, digest)
+		meta.Metadata[metaTrust], meta.Metadata[metaDigest] = seal.Trust, digest
+		meta.Metadata[metaKey], meta.Metadata[metaSignature] = key, sig
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(decider.WriteState(pw, s, position)) }()
 	_, err := obs.Put(ctx, meta, pr)
 	pr.CloseWithError(err) // unblocks the writer when Put failed early
 	if err != nil {
 		return fmt.Errorf("save policy snapshot of %s: %w", app, err)
 	}
-	if seal.Key == nil {
-		return nil
-	}
-	digest := hex.EncodeToString(h.Sum(nil))
-	key, sig := seal.Key.SignSnapshot(app, s.Revision(), position, seal.Trust, digest)
-	meta.Metadata[metaTrust], meta.Metadata[metaDigest] = seal.Trust, digest
-	meta.Metadata[metaKey], meta.Metadata[metaSignature] = key, sig
-	if err := obs.UpdateMeta(ctx, meta.Name, meta); err != nil {
-		return fmt.Errorf("sign policy snapshot of %s: %w", app, err)
+	return nil
+}
+
+// DeleteSnapshot removes app's compacted snapshot (none is not an error):
+// replicas then start from the log alone.
+func DeleteSnapshot(ctx context.Context, obs jetstream.ObjectStore, app string) error {
+	if err := obs.Delete(ctx, SnapshotObject(app)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		return fmt.Errorf("delete policy snapshot of %s: %w", app, err)
 	}
 	return nil
 }
 
-// LoadCheckpoint returns the stream position every app's snapshot covers
-// (0 when none was written).
+// SnapshotApps lists the apps that have a compacted snapshot.
+func SnapshotApps(ctx context.Context, obs jetstream.ObjectStore) ([]string, error) {
+	infos, err := obs.List(ctx)
+	if errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list policy snapshots: %w", err)
+	}
+	var apps []string
+	for _, info := range infos {
+		if app, ok := strings.CutPrefix(info.Name, SnapshotObject("")); ok && !info.Deleted {
+			apps = append(apps, app)
+		}
+	}
+	return apps, nil
+}
+
 func LoadCheckpoint(ctx context.Context, obs jetstream.ObjectStore) (uint64, error) {
 	data, err := obs.GetBytes(ctx, checkpointObject)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -67,12 +68,22 @@ func (c *Compactor) Stop(ctx context.Context) error { return c.run.stop(ctx) }
 func (c *Compactor) Compacted() uint64 { return c.done.Load() }
 
 func (c *Compactor) follow(ctx context.Context) error {
-	setup, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-	defer cancel()
+	ensure, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	var err error
-	if c.stores, err = natsconn.EnsurePolicyStores(setup, c.js, c.cfg.Stores); err != nil {
+	c.stores, err = natsconn.EnsurePolicyStores(ensure, c.js, c.cfg.Stores)
+	cancel()
+	if err != nil {
 		return err
 	}
+	if !c.rebuild {
+		refused, err := c.removeRefused(ctx)
+		if err != nil {
+			return err
+		}
+		c.rebuild = refused > 0
+	}
+	setup, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
 	checkpoint, err := policystore.LoadCheckpoint(setup, c.stores.Snapshots)
 	if err != nil {
 		return err
@@ -83,17 +94,26 @@ func (c *Compactor) follow(ctx context.Context) error {
 	c.apps, c.pending, c.firstSince = map[string]*appFold{}, 0, time.Time{}
 	c.seen.Store(checkpoint)
 	c.done.Store(checkpoint)
+	wctx, forged := context.WithCancelCause(ctx) // ended by a refused snapshot
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		c.watchSnapshots(wctx, forged)
+	}()
+	defer func() { forged(nil); <-watched }()
 	rd, err := policystore.NewReader(setup, c.stores.Stream, decider.PolicySubjects, checkpoint+1)
 	if err != nil {
 		return err
 	}
 	defer rd.Stop()
-	defer context.AfterFunc(ctx, rd.Stop)() // unblocks a Next stuck recreating the consumer
+	defer context.AfterFunc(wctx, rd.Stop)() // unblocks a Next stuck recreating the consumer
 	for {
-		rec, err := c.next(ctx, rd)
+		rec, err := c.next(wctx, rd)
 		switch {
 		case ctx.Err() != nil:
 			return c.final()
+		case wctx.Err() != nil:
+			return context.Cause(wctx)
 		case errors.Is(err, context.DeadlineExceeded):
 			err = c.compact(ctx)
 		case err == nil:
@@ -195,6 +215,106 @@ func (c *Compactor) compact(ctx context.Context) error {
 	c.logger.Info("policy snapshots compacted", "position", seen, "events", c.pending, "took", time.Since(start).String())
 	c.pending, c.firstSince = 0, time.Time{}
 	return nil
+}
+
+// errSnapshotForged ends a run of the compactor when a compacted snapshot it
+// did not write, or that no longer verifies, appears in the Object Store:
+// the next run removes it and folds the log again.
+var errSnapshotForged = errors.New("a compacted policy snapshot in the Object Store is refused")
+
+// removeRefused checks every app's compacted snapshot as a replica would
+// (with sealTrust) and deletes those refused: forged, signed under another
+// trust, or beyond the stream. Replicas then start from the log alone until
+// the rebuild that follows writes a new snapshot. It returns how many it
+// deleted.
+func (c *Compactor) removeRefused(ctx context.Context) (int, error) {
+	lctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	apps, err := policystore.SnapshotApps(lctx, c.stores.Snapshots)
+	cancel()
+	if err != nil {
+		return 0, err
+	}
+	refused := 0
+	for _, app := range apps {
+		err := c.verify(ctx, app)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, policystore.ErrSnapshotRefused) {
+			return refused, err
+		}
+		dctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		derr := policystore.DeleteSnapshot(dctx, c.stores.Snapshots, app)
+		cancel()
+		if derr != nil {
+			return refused, derr
+		}
+		refused++
+		c.m.refused.Inc()
+		c.logger.Error("compacted policy snapshot refused and deleted; folding the log again to write it anew",
+			"app", app, "err", err)
+	}
+	return refused, nil
+}
+
+// verify loads app's compacted snapshot as a replica would. A snapshot
+// replaced while it was read (a compaction, this one's or another
+// projector's) is not held against the store: its successor is checked on
+// its own.
+func (c *Compactor) verify(ctx context.Context, app string) error {
+	vctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	before, err := c.stores.Snapshots.GetInfo(vctx, policystore.SnapshotObject(app))
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("policy snapshot of %s: %w", app, err)
+	}
+	_, _, err = policystore.LoadSnapshot(vctx, c.stores, app, 0, c.sealTrust())
+	if !errors.Is(err, policystore.ErrSnapshotRefused) {
+		return err
+	}
+	after, ierr := c.stores.Snapshots.GetInfo(vctx, policystore.SnapshotObject(app))
+	if ierr == nil && after.NUID != before.NUID {
+		return nil
+	}
+	return err
+}
+
+// watchSnapshots checks, every CheckInterval, the snapshots that changed
+// since it last looked (the compactor's own included: a read-back) and
+// ends the run with errSnapshotForged when one is refused.
+func (c *Compactor) watchSnapshots(ctx context.Context, forged context.CancelCauseFunc) {
+	seen := map[string]string{} // app -> NUID of the snapshot last found good
+	t := time.NewTicker(c.cfg.CheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		lctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		infos, err := c.stores.Snapshots.List(lctx)
+		cancel()
+		if err != nil {
+			continue // none stored (ErrNoObjectsFound), or NATS unavailable: the next tick looks again
+		}
+		for _, info := range infos {
+			app, isApp := strings.CutPrefix(info.Name, policystore.SnapshotObject(""))
+			if !isApp || info.Deleted || seen[app] == info.NUID {
+				continue
+			}
+			switch err := c.verify(ctx, app); {
+			case errors.Is(err, policystore.ErrSnapshotRefused):
+				forged(fmt.Errorf("%w: %w", errSnapshotForged, err))
+				return
+			case err == nil:
+				seen[app] = info.NUID
+			}
+		}
+	}
 }
 
 // final compacts what is pending when the compactor stops.

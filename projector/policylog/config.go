@@ -17,6 +17,7 @@ const (
 	DefaultBatchSize       = 500
 	DefaultRetryWait       = time.Second
 	DefaultRequestTimeout  = 30 * time.Second
+	DefaultCheckInterval   = 10 * time.Second
 )
 
 // ErrInvalidConfig is wrapped by every error of Config validation.
@@ -40,6 +41,11 @@ type Config struct {
 	// RequestTimeout bounds each NATS request and each transaction
 	// (a snapshot upload of a 1,000,000-entry list included). Default 30s.
 	RequestTimeout time.Duration
+	// CheckInterval is how often the compactor checks the compacted
+	// snapshots that changed since it last looked, as a replica would: one
+	// refused (written by someone else) is deleted and written anew.
+	// Default 10s; every snapshot is also checked at start.
+	CheckInterval time.Duration
 	// Stores configures the policy stream and buckets (ensured at start).
 	Stores natsconn.PolicyStreamConfig
 	// Trust holds the public keys allowed to change the policy
@@ -60,6 +66,7 @@ func (c Config) withDefaults() Config {
 	c.BatchSize = cmp.Or(c.BatchSize, DefaultBatchSize)
 	c.RetryWait = cmp.Or(c.RetryWait, DefaultRetryWait)
 	c.RequestTimeout = cmp.Or(c.RequestTimeout, DefaultRequestTimeout)
+	c.CheckInterval = cmp.Or(c.CheckInterval, DefaultCheckInterval)
 	c.Stores = c.Stores.WithDefaults()
 	if c.Now == nil {
 		c.Now = time.Now
@@ -80,6 +87,7 @@ func (c Config) validate() error {
 	check(c.BatchSize < 1, "batch size %d < 1", c.BatchSize)
 	check(c.RetryWait <= 0, "retry wait %s is not positive", c.RetryWait)
 	check(c.RequestTimeout <= 0, "request timeout %s is not positive", c.RequestTimeout)
+	check(c.CheckInterval <= 0, "check interval %s is not positive", c.CheckInterval)
 	if c.Trust.Enabled() && c.SnapshotKey != nil && !trustsSnapshotKey(c.Trust, c.SnapshotKey.ID()) {
 		errs = append(errs, fmt.Errorf("%w: snapshot key %s is not in the trust as a snapshots key (add a line `snapshots ssh-ed25519 ...`)", ErrInvalidConfig, c.SnapshotKey.ID()))
 	}

@@ -12,6 +12,7 @@ type metrics struct {
 	position    prometheus.Gauge       // Compactor
 	revisions   *prometheus.CounterVec // applied: true|false; RevisionWriter
 	errors      prometheus.Counter     // failures retried
+	refused     prometheus.Counter     // compacted snapshots refused and deleted; Compactor
 }
 
 func register(reg prometheus.Registerer, cs ...prometheus.Collector) error {
@@ -37,8 +38,12 @@ func newCompactorMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "invitegate_policy_compactor_errors_total",
 			Help: "Times the policy compactor failed (NATS, Object Store) and started over.",
 		}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "invitegate_policy_snapshots_refused_total",
+			Help: "Compacted policy snapshots the compactor found refused (forged, signed under another trust, beyond the stream), deleted and wrote anew.",
+		}),
 	}
-	return m, register(reg, m.compactions, m.position, m.errors)
+	return m, register(reg, m.compactions, m.position, m.errors, m.refused)
 }
 
 func newWriterMetrics(reg prometheus.Registerer) (*metrics, error) {

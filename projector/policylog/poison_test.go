@@ -3,6 +3,7 @@ package policylog
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/decider"
@@ -170,4 +172,63 @@ func mustTrust(t *testing.T, lines ...string) *decider.Trust {
 	tr, err := decider.ParseTrust([]byte(strings.Join(lines, "\n")), "test")
 	require.NoError(t, err)
 	return tr
+}
+
+// TestCompactorReplacesRefusedSnapshots: a compacted snapshot the replicas
+// refuse (signed by an untrusted key, or not signed) is deleted and written
+// anew without waiting for the next policy change: found at start, and
+// found while the compactor runs; an app that has only a forged snapshot
+// and no events is left with none.
+func TestCompactorReplacesRefusedSnapshots(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "app1")
+	ctx := context.Background()
+	admin, compactorKey, mallory := mustKey(t), mustKey(t), mustKey(t)
+	trust := mustTrust(t, decider.AuthorizedKey(admin.Public(), "admin"),
+		"snapshots "+decider.AuthorizedKey(compactorKey.Public(), "compactor"))
+	signed := b.logs["app1"].WithSigner(admin)
+	_, err := signed.Publish(ctx, replaced(doc(t)))
+	require.NoError(t, err)
+	last, err := signed.Publish(ctx, listEvent(decider.ChangeListAdded, "banned", "genuine"))
+	require.NoError(t, err)
+	obs := b.logs["app1"].Stores().Snapshots
+
+	forge := func() {
+		t.Helper()
+		f := decider.NewFold(nil, 0)
+		_, err := f.ApplyEvent(decider.ChangeReplaced, mustJSON(t, replaced(doc(t))), 1)
+		require.NoError(t, err)
+		_, err = f.ApplyEvent(decider.ChangeListAdded, mustJSON(t, listEvent(decider.ChangeListAdded, "banned", "victim")), last)
+		require.NoError(t, err)
+		require.NoError(t, policystore.SaveSnapshot(ctx, obs, "app1", f.Snapshot(), last,
+			policystore.SnapshotSeal{Key: mallory, Trust: trust.Fingerprint("app1")}))
+		_, _, err = policystore.LoadSnapshot(ctx, b.logs["app1"].Stores(), "app1", 0, trust)
+		require.ErrorIs(t, err, policystore.ErrSnapshotRefused)
+	}
+	genuine := func() bool {
+		snap, _, err := policystore.LoadSnapshot(ctx, b.logs["app1"].Stores(), "app1", 0, trust)
+		return err == nil && snap != nil && slices.Equal(snap.ListEntries("banned"), []string{"genuine"})
+	}
+	forge()
+	ghost := b.fullFold(t, "app1").Snapshot()
+	require.NoError(t, policystore.SaveSnapshot(ctx, obs, "ghost", ghost, last, policystore.SnapshotSeal{}))
+
+	c := startCompactor(t, b.js, Config{CompactEvery: 1, CompactInterval: 10 * time.Millisecond, CheckInterval: 20 * time.Millisecond,
+		Trust: trust, SnapshotKey: compactorKey})
+	require.Eventually(t, genuine, 20*time.Second, 10*time.Millisecond, "the forged snapshot found at start is replaced")
+	apps, err := policystore.SnapshotApps(ctx, obs)
+	require.NoError(t, err)
+	require.Equal(t, []string{"app1"}, apps, "the snapshot of an app without events is deleted")
+	require.Equal(t, 2.0, testutil.ToFloat64(c.m.refused))
+
+	forge()
+	require.Eventually(t, genuine, 20*time.Second, 10*time.Millisecond, "a snapshot forged while the compactor runs is replaced")
+	require.Equal(t, 3.0, testutil.ToFloat64(c.m.refused))
+}
+
+func mustJSON(t *testing.T, c *decider.Change) []byte {
+	t.Helper()
+	data, err := c.Marshal()
+	require.NoError(t, err)
+	return data
 }

@@ -95,6 +95,19 @@ func (c *cluster) connectAs(role string) roleConn {
 	return roleConn{role, nc, js}
 }
 
+// waitIngressReady waits until the ingress's /readyz answers 200.
+func (c *cluster) waitIngressReady(what string) {
+	c.t.Helper()
+	require.Eventually(c.t, func() bool {
+		resp, err := http.Get("http://" + c.ingress.Admin + "/readyz")
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, time.Minute, 50*time.Millisecond, "ready %s\n%s", what, c.ingress.Tail(4096))
+}
+
 func forgedConn(role string) string { return "forged-" + role }
 
 // refusal is one request of a role that the server must refuse: the
@@ -118,7 +131,8 @@ type refusal struct {
 // policy-admin user without the admin's private key publishes unsigned,
 // tampered, replayed, untrusted-key and republished events, the projector
 // overwrites the compacted snapshot with one sealed by an untrusted key,
-// which an ingress restarted without its disk refuses; the migrate user
+// which an ingress restarted without its disk refuses, and which the
+// projector, back, deletes and writes anew; the migrate user
 // sets a RePublish from the status bucket into the log, whose messages the
 // replicas refuse as republished. The same invites are answered the same
 // before, after and after that restart; IM's load runs throughout the
@@ -270,6 +284,10 @@ func TestFaultForgedPolicy(t *testing.T) {
 		m, err := faults.Scrape(ctx, c.projector.MetricsURL())
 		return err == nil && m["invitegate_policy_compacted_position"] == float64(last)
 	}, time.Minute, 50*time.Millisecond, "the compactor covers the log\n%s", c.projector.Tail(4096))
+	// The projector process is down meanwhile (its credentials in other
+	// hands): running, its compactor would find the forged snapshot and
+	// replace it at once (below).
+	require.NoError(t, c.projector.Terminate(30*time.Second))
 	proj := roles["projector"]
 	obs, err := proj.js.ObjectStore(ctx, natsconn.PolicySnapshotBucket)
 	require.NoError(t, err)
@@ -306,16 +324,29 @@ func TestFaultForgedPolicy(t *testing.T) {
 		return err == nil && m[`invitegate_policy_snapshot_load_errors_total{source="compacted"}`] == 1
 	}, time.Minute, 50*time.Millisecond, "the forged compacted snapshot is refused\n%s", c.ingress.Tail(4096))
 	require.Contains(t, c.ingress.Logs(), "compacted policy snapshot not used")
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + c.ingress.Admin + "/readyz")
-		if err != nil {
-			return false
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, time.Minute, 50*time.Millisecond, "ready after replaying the log\n%s", c.ingress.Tail(4096))
+	c.waitIngressReady("after replaying the log")
 	restarted := probe(ctx, t, c.ingress.Callback)
 	require.Equal(t, before, restarted, "a restarted ingress decides as before")
+
+	// The projector, back, finds the forged compacted snapshot, deletes it
+	// and writes a signed one; an ingress restarted after that starts from
+	// it without refusing anything.
+	c.startProjector()
+	require.Eventually(t, func() bool {
+		m, err := faults.Scrape(ctx, c.projector.MetricsURL())
+		return err == nil && m["invitegate_policy_snapshots_refused_total"] == 1 &&
+			m["invitegate_policy_compacted_position"] >= float64(last)
+	}, time.Minute, 50*time.Millisecond, "the compactor replaces the forged snapshot\n%s", c.projector.Tail(4096))
+	require.Contains(t, c.projector.Logs(), "compacted policy snapshot refused and deleted")
+	require.NoError(t, c.ingress.Terminate(30*time.Second))
+	require.NoError(t, os.RemoveAll(filepath.Join(c.dir, "ingress")))
+	c.startIngress()
+	c.waitIngressReady("from the new compacted snapshot")
+	m, err := faults.Scrape(ctx, c.ingress.MetricsURL())
+	require.NoError(t, err)
+	require.Zero(t, m[`invitegate_policy_snapshot_load_errors_total{source="compacted"}`], "the new compacted snapshot is used")
+	require.NotContains(t, c.ingress.Logs(), "compacted policy snapshot not used")
+	require.Equal(t, before, probe(ctx, t, c.ingress.Callback), "an ingress started from the new snapshot decides as before")
 
 	// The audit: every forged event recorded, rejected, with its reason.
 	conn, err := pgx.Connect(ctx, c.dsn)
@@ -383,7 +414,7 @@ func TestFaultForgedPolicy(t *testing.T) {
 	logf("faults: forged-policy: refused by the server: %d requests (by role %v), a connection without credentials, "+
 		"the system account's publishes (no stream); rejected by the replicas: %v, an untrusted compacted snapshot "+
 		"and %.0f status writes republished into the log by a RePublish the migrate user set; "+
-		"%d probe invites answered the same before, after and after an ingress restart; history:\n%s",
+		"%d probe invites answered the same before, after and after two ingress restarts (the forged compacted snapshot refused, then replaced by the projector); history:\n%s",
 		len(refusals), byRole, got, rejected("republished")-republishedBefore, len(probeOperators), hist)
 	res := c.settle(records, 0)
 	verdict(t, "forged-policy", res, expectation{})
