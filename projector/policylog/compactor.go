@@ -83,7 +83,7 @@ func (c *Compactor) follow(ctx context.Context) error {
 	c.apps, c.pending, c.firstSince = map[string]*appFold{}, 0, time.Time{}
 	c.seen.Store(checkpoint)
 	c.done.Store(checkpoint)
-	rd, err := policystore.NewReader(setup, c.stores.Stream, decider.PolicySubjects, checkpoint+1)
+	rd, err := policystore.NewReader(setup, c.js, c.stores.Stream, decider.PolicySubjects, checkpoint+1)
 	if err != nil {
 		return err
 	}
