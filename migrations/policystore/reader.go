@@ -167,24 +167,12 @@ func (r *Reader) deleteConsumer(name string) {
 }
 
 // open creates a consumer from r.next and reads from it, retrying each
-// unanswered or failed creation for up to recreateFor.
+// unanswered or failed creation for up to recreateFor. Each attempt
+// creates a consumer of its own name: the server places a new consumer
+// afresh, whereas the same name stays where it was first placed, which may
+// be the server that just died (the cluster does not know it yet), so
+// that every retry would go unanswered until that server returns.
 func (r *Reader) open(ctx context.Context) error {
-	// One name for every attempt: a creation whose answer was lost is
-	// simply confirmed by the next one.
-	r.mu.Lock()
-	r.renew = false
-	r.name = nuid.Next()
-	r.mu.Unlock()
-	cfg := jetstream.ConsumerConfig{
-		Name:              r.name,
-		FilterSubject:     r.filter,
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       r.next,
-		AckPolicy:         jetstream.AckNonePolicy,
-		InactiveThreshold: consumerInactive,
-		Replicas:          1,
-		MemoryStorage:     true,
-	}
 	giveUp := time.Now().Add(recreateFor)
 	wait := 50 * time.Millisecond
 	for {
@@ -193,12 +181,27 @@ func (r *Reader) open(ctx context.Context) error {
 			return ErrReaderStopped
 		default:
 		}
+		r.mu.Lock()
+		r.renew = false
+		r.name = nuid.Next()
+		r.mu.Unlock()
+		cfg := jetstream.ConsumerConfig{
+			Name:              r.name,
+			FilterSubject:     r.filter,
+			DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+			OptStartSeq:       r.next,
+			AckPolicy:         jetstream.AckNonePolicy,
+			InactiveThreshold: consumerInactive,
+			Replicas:          1,
+			MemoryStorage:     true,
+		}
 		actx, cancel := context.WithTimeout(ctx, createTimeout)
 		cons, err := r.js.CreateOrUpdateConsumer(actx, r.stream, cfg)
 		cancel()
 		if err == nil {
 			return r.read(cons)
 		}
+		r.deleteConsumer(r.name) // in case it was made and the answer lost
 		switch {
 		case ctx.Err() != nil:
 			return fmt.Errorf("policy log consumer: %w", ctx.Err())
