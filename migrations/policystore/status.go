@@ -146,38 +146,41 @@ var ErrNoReplicas = errors.New("no live ingress replica reports its policy revis
 // WaitRevision returns once every live replica of the app (status younger
 // than stale) reports revision rev or later, with their statuses. A
 // replica that stops reporting stops counting once its status is stale.
-// Every replica whose status is in the bucket when the wait starts counts:
-// those the watch's initial values miss (a status rewritten while the
-// watch starts arrives later as an update) are read from the bucket.
+//
+// It reads the statuses rather than watching them: a watch is a consumer,
+// which a server that just died (the cluster does not know it yet) can be
+// chosen to hold, while any replica of the bucket answers a read. It lists
+// the bucket's keys at the start and every stale/4 (a replica that
+// started, one that stopped), and reads every key at growing intervals
+// (waitPollMin to waitPollMax).
 func (l *Log) WaitRevision(ctx context.Context, rev uint64, stale time.Duration) ([]ReplicaStatus, error) {
-	w, err := l.stores.Status.Watch(ctx, SanitizeID(l.app)+".*")
-	if err != nil {
-		return nil, fmt.Errorf("watch replicas: %w", err)
-	}
-	defer w.Stop() //nolint:errcheck // nothing to do about it
 	replicas := seenSet{}
-	initial := true
-	tick := time.NewTicker(stale / 4)
-	defer tick.Stop()
+	var keys []string
+	var listed time.Time
+	wait := waitPollMin
 	for {
-		select {
-		case e := <-w.Updates():
-			if e == nil {
-				initial = false
-				if err := l.addMissing(ctx, replicas); err != nil {
+		if listed.IsZero() || time.Since(listed) >= stale/4 {
+			var err error
+			if keys, err = l.statusKeys(ctx); err != nil {
+				return nil, fmt.Errorf("wait for revision %d: %w", rev, err)
+			}
+			listed = time.Now()
+			for key := range replicas {
+				if !slices.Contains(keys, key) {
+					delete(replicas, key) // deleted or expired
+				}
+			}
+		}
+		for _, key := range keys {
+			e, err := l.statusEntry(ctx, key)
+			if err != nil {
+				return nil, fmt.Errorf("wait for revision %d: %w", rev, err)
+			}
+			if e != nil {
+				if err := replicas.note(e); err != nil {
 					return nil, err
 				}
-				break
 			}
-			if err := replicas.note(e); err != nil {
-				return nil, err
-			}
-		case <-tick.C:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("wait for revision %d: %w", rev, ctx.Err())
-		}
-		if initial {
-			continue
 		}
 		live := replicas.live(stale)
 		if len(live) == 0 {
@@ -190,31 +193,22 @@ func (l *Log) WaitRevision(ctx context.Context, rev uint64, stale time.Duration)
 		if done {
 			return live, nil
 		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("wait for revision %d: %w", rev, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, waitPollMax)
 	}
 }
 
-// addMissing reads the status of each key in the bucket that replicas lacks.
-func (l *Log) addMissing(ctx context.Context, replicas seenSet) error {
-	keys, err := l.statusKeys(ctx)
-	if err != nil {
-		return err
-	}
-	for _, key := range keys {
-		if _, ok := replicas[key]; ok {
-			continue
-		}
-		e, err := l.statusEntry(ctx, key)
-		if err != nil {
-			return err
-		}
-		if e != nil {
-			if err := replicas.note(e); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
+// Intervals between two reads of the statuses by WaitRevision.
+const (
+	waitPollMin = 2 * time.Millisecond
+	waitPollMax = 25 * time.Millisecond
+)
 
 // seen is a replica status as WaitRevision saw it: its write time and the
 // bucket's revision of the entry (a deletion is kept, as deleted).
