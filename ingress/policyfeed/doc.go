@@ -28,12 +28,16 @@
 //     non-empty log ignores it with a log line; with SeedServeOnly it
 //     serves the file at revision 0 instead), loads the compacted
 //     snapshot the projector keeps in the Object Store when it is newer,
-//     replays only the events after it, then applies live events from an
-//     ordered consumer, swapping the engine's snapshot (lock-free for
-//     deciders) whenever no more events are pending;
+//     replays only the events after it, then applies live events from a
+//     policystore.Reader, swapping the engine's snapshot (lock-free for
+//     deciders) whenever no more events are pending; the reader replaces
+//     its consumer by itself the moment the connection moves to another
+//     server or heartbeats stop;
 //  3. writes each new snapshot to disk (at most once per SaveInterval) and
 //     reports its revision in the KV bucket invitegate_policy_status under
-//     <app>.<replica>, at once and every StatusInterval.
+//     <app>.<replica>: at each change, after each reconnect and every
+//     StatusInterval; a failed write is retried within a second or so, and
+//     an event that changes nothing writes nothing.
 //
 // A policystore.Log is the client side of one app's log: Publish (validated), Seed,
 // Head, Read, State (the fold up to a revision), Replicas and WaitRevision

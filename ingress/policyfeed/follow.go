@@ -61,7 +61,7 @@ func (f *Follower) follow(ctx context.Context) error {
 	}
 	log = log.WithTrust(f.cfg.Trust)
 	f.log.Store(log)
-	f.setRevision(f.Revision(), f.currentSource()) // report at once
+	f.wakeReport() // the log is open: report at once
 	if err := f.seed(setup, log); err != nil {
 		return err
 	}
@@ -112,12 +112,6 @@ func (f *Follower) follow(ctx context.Context) error {
 			n = 0
 		}
 	}
-}
-
-func (f *Follower) currentSource() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.source
 }
 
 func (f *Follower) seed(ctx context.Context, log *policystore.Log) error {

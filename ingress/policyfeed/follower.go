@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -159,14 +160,25 @@ func (f *Follower) WaitRevision(ctx context.Context, rev uint64) error {
 	}
 }
 
+// setRevision records the revision decided with and where it came from;
+// a change is reported at once (an unchanged status waits for the periodic
+// report, so that reading events that change nothing writes nothing).
 func (f *Follower) setRevision(rev uint64, source string) {
 	f.mu.Lock()
-	if rev != f.revision || source != f.source {
+	changed := rev != f.revision || source != f.source
+	if changed {
 		f.revision, f.source = rev, source
 		close(f.changed)
 		f.changed = make(chan struct{})
 	}
 	f.mu.Unlock()
+	if changed {
+		f.wakeReport()
+	}
+}
+
+// wakeReport has the reporter write the status now.
+func (f *Follower) wakeReport() {
 	select {
 	case f.reportWake <- struct{}{}:
 	default:
@@ -182,32 +194,77 @@ func (f *Follower) status() policystore.ReplicaStatus {
 		Host: host, PID: os.Getpid(), StartedAt: f.startedAt, UpdatedAt: f.cfg.Now().UTC()}
 }
 
-// report writes the replica's status at each new revision and every
-// StatusInterval, once the log is open.
+// report writes the replica's status at each change, every
+// StatusInterval, once the log is (re)opened and after each reconnect. A write that fails is
+// tried again soon (statusRetryMin, doubling up to StatusInterval), and a
+// write still waiting for its answer when the status changes gives way to
+// the newest status: while a server of the cluster is replaced the status
+// is written again the moment the bucket answers.
 func (f *Follower) report(ctx context.Context) {
 	tick := time.NewTicker(f.cfg.StatusInterval)
 	defer tick.Stop()
+	// After a reconnect the status is written at once: the bucket may have
+	// lost it (a server of an R1 bucket restarted) or its leader changed.
+	reconnected := f.js.Conn().StatusChanged(nats.CONNECTED)
+	defer f.js.Conn().RemoveStatusListener(reconnected)
+	var retry <-chan time.Time
+	backoff := statusRetryMin
 	failing := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-f.reportWake:
+		case <-reconnected:
 		case <-tick.C:
+		case <-retry:
 		}
 		log := f.log.Load()
 		if log == nil {
 			continue
 		}
-		pctx, cancel := context.WithTimeout(ctx, f.cfg.RequestTimeout)
-		err := log.PutStatus(pctx, f.status())
-		cancel()
+		err := f.putStatus(ctx, log)
+		if ctx.Err() != nil {
+			return
+		}
 		switch {
-		case err != nil && !failing && ctx.Err() == nil:
-			f.logger.Warn("replica status not reported", "err", err)
+		case err != nil && !failing:
+			f.logger.Warn("replica status not reported; retrying", "err", err)
 		case err == nil && failing:
 			f.logger.Info("replica status reported again")
 		}
 		failing = err != nil
+		retry = nil
+		if err != nil {
+			retry = time.After(backoff)
+			backoff = min(2*backoff, f.cfg.StatusInterval)
+		} else {
+			backoff = statusRetryMin
+		}
+	}
+}
+
+// statusRetryMin is the first pause before writing a failed status again.
+const statusRetryMin = 100 * time.Millisecond
+
+// putStatus writes the current status, at most RequestTimeout; when the
+// status changes before the write is answered, it writes the newest one
+// instead.
+func (f *Follower) putStatus(ctx context.Context, log *policystore.Log) error {
+	for {
+		pctx, cancel := context.WithTimeout(ctx, f.cfg.RequestTimeout)
+		done := make(chan error, 1)
+		st := f.status()
+		go func() { done <- log.PutStatus(pctx, st) }()
+		select {
+		case err := <-done:
+			cancel()
+			f.m.statusWrites.WithLabelValues(map[bool]string{true: "ok", false: "error"}[err == nil]).Inc()
+			return err
+		case <-f.reportWake:
+			cancel()
+			<-done
+			f.m.statusWrites.WithLabelValues("superseded").Inc()
+		}
 	}
 }

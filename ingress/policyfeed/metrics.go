@@ -17,6 +17,7 @@ type metrics struct {
 	followErrors prometheus.Counter
 	snapErrors   *prometheus.CounterVec // source
 	lag          prometheus.Histogram
+	statusWrites *prometheus.CounterVec // result
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -46,6 +47,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "From the policy event being stored by JetStream to this replica deciding with it (live events).",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}),
+		statusWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "invitegate_policy_status_writes_total",
+			Help: "Writes of this replica's status (its policy revision) to the status bucket, by result (ok, error, superseded: the status changed before the write was answered and the newest was written instead).",
+		}, []string{"result"}),
 	}
 	// Every series at zero, so that alerts and dashboards see them before
 	// the first rejection or unreadable snapshot.
@@ -56,7 +61,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, source := range []string{"disk", "compacted"} {
 		m.snapErrors.WithLabelValues(source)
 	}
-	for _, c := range []prometheus.Collector{m.applied, m.rejected, m.saves, m.followErrors, m.snapErrors, m.lag} {
+	for _, result := range []string{"ok", "error", "superseded"} {
+		m.statusWrites.WithLabelValues(result)
+	}
+	for _, c := range []prometheus.Collector{m.applied, m.rejected, m.saves, m.followErrors, m.snapErrors, m.lag, m.statusWrites} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register policyfeed metrics: %w", err)
 		}

@@ -19,6 +19,13 @@
 // with a decider.Trust only events signed by a trusted key apply. A Log
 // WithSigner signs what it publishes; WithTrust folds as the replicas do.
 //
+// A Reader reads the log in order through one ephemeral consumer at a
+// time, which it replaces from the next event when the connection moves to
+// another server, heartbeats stop or a delivery is missing. A Log's
+// requests are bounded per attempt (AttemptTimeout) and sent again while
+// they go unanswered or find no leader (Retry): a publish keeps its
+// Nats-Msg-Id across attempts, so it is stored once.
+//
 // A Log is one app's log: Publish (validated), Seed, Head, Read, Reader,
 // State (the fold up to a revision), Document, Replicas and WaitRevision
 // (what `invitegate policy apply --wait` uses), PutStatus and DeleteStatus

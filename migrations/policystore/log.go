@@ -49,7 +49,12 @@ func OpenLog(ctx context.Context, js jetstream.JetStream, app string, cfg natsco
 	if app == "" {
 		return nil, errors.New("open policy log: no app")
 	}
-	st, err := natsconn.EnsurePolicyStores(ctx, js, cfg)
+	var st natsconn.PolicyStores
+	err := Retry(ctx, func(ctx context.Context) error {
+		var err error
+		st, err = natsconn.EnsurePolicyStores(ctx, js, cfg)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +93,13 @@ func (l *Log) publish(ctx context.Context, c *decider.Change, opts ...jetstream.
 		msg.Header.Set(decider.HeaderPolicyKey, key)
 		msg.Header.Set(decider.HeaderPolicySignature, sig)
 	}
-	ack, err := l.js.PublishMsg(ctx, msg, opts...)
+	// Every attempt carries the same Nats-Msg-Id: an attempt whose ack was
+	// lost and the next one store the event once.
+	var ack *jetstream.PubAck
+	err = Retry(ctx, func(ctx context.Context) error {
+		ack, err = l.js.PublishMsg(ctx, msg, opts...)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("publish %s event: %w", c.Kind, err)
 	}
@@ -117,7 +128,7 @@ func (l *Log) Seed(ctx context.Context, doc *decider.Document, author string) (u
 
 // Head returns the sequence of the app's newest event, 0 when it has none.
 func (l *Log) Head(ctx context.Context) (uint64, error) {
-	msg, err := l.stores.Stream.GetLastMsgForSubject(ctx, decider.PolicyAppSubjects(l.app))
+	msg, err := l.lastMsg(ctx, decider.PolicyAppSubjects(l.app))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil
 	}
@@ -125,6 +136,17 @@ func (l *Log) Head(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("policy log head: %w", err)
 	}
 	return msg.Sequence, nil
+}
+
+// lastMsg returns the newest message on subject (any replica answers).
+func (l *Log) lastMsg(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error) {
+	var msg *jetstream.RawStreamMsg
+	err := Retry(ctx, func(ctx context.Context) error {
+		var err error
+		msg, err = l.stores.Stream.GetLastMsgForSubject(ctx, subject)
+		return err
+	})
+	return msg, err
 }
 
 // Record is one event of the log as read back.
@@ -148,60 +170,9 @@ func recordOf(subject string, data []byte, h nats.Header, seq uint64, stored tim
 		Republished: h.Get(jetstream.StreamHeader)}
 }
 
-// Reader reads policy events in stream order from an ordered consumer (an
-// ephemeral consumer the client recreates after a gap or a reconnect).
-type Reader struct{ it jetstream.MessagesContext }
-
-// NewReader reads the events of stream matching filter (one app's
-// decider.PolicyAppSubjects, or decider.PolicySubjects for all) from
-// sequence from (0 or 1: the first).
-func NewReader(ctx context.Context, stream jetstream.Stream, filter string, from uint64) (*Reader, error) {
-	// After a reconnect the client recreates the consumer, retrying under
-	// the same name; in a cluster whose server holding it was SIGKILLed,
-	// those retries did not succeed until that server came back (an
-	// ingress missed every policy change meanwhile). One attempt (the
-	// client bounds it by 10 s), then Next fails and the caller starts a
-	// new reader, a new consumer, which is placed on a live server.
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, MaxResetAttempts: 1}
-	if from > 1 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
-	}
-	cons, err := stream.OrderedConsumer(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("policy log consumer: %w", err)
-	}
-	it, err := cons.Messages(jetstream.PullMaxBytes(maxPullBytes))
-	if err != nil {
-		return nil, fmt.Errorf("policy log consumer: %w", err)
-	}
-	return &Reader{it: it}, nil
-}
-
-// maxPullBytes bounds what a consumer buffers; it must exceed the largest
-// message the server accepts (max_payload: 1 MiB by default, 8 MiB at most).
-const maxPullBytes = 16 << 20
-
-// Next returns the next record and how many are pending after it. It
-// blocks until one arrives or ctx ends; then the Reader is still usable.
-func (r *Reader) Next(ctx context.Context) (Record, uint64, error) {
-	msg, err := r.it.Next(jetstream.NextContext(ctx))
-	if err != nil {
-		return Record{}, 0, fmt.Errorf("read policy log: %w", err)
-	}
-	meta, err := msg.Metadata()
-	if err != nil {
-		return Record{}, 0, fmt.Errorf("read policy log: %w", err)
-	}
-	return recordOf(msg.Subject(), msg.Data(), msg.Headers(), meta.Sequence.Stream, meta.Timestamp), meta.NumPending, nil
-}
-
-// Stop ends the reader; a Next blocked in it returns. It may be called
-// more than once and from another goroutine.
-func (r *Reader) Stop() { r.it.Stop() }
-
-// reader reads the app's events from sequence from.
+// Reader reads the app's events from sequence from.
 func (l *Log) Reader(ctx context.Context, from uint64) (*Reader, error) {
-	return NewReader(ctx, l.stores.Stream, decider.PolicyAppSubjects(l.app), from)
+	return NewReader(ctx, l.js, l.stores.Stream, decider.PolicyAppSubjects(l.app), from)
 }
 
 // Read calls fn for every event of the app from sequence from to sequence
@@ -274,7 +245,7 @@ func (l *Log) State(ctx context.Context, upTo uint64, reject func(Record, error)
 // Document returns the document in force (nil before any): the newest
 // replaced event when it is valid, else the fold of the log.
 func (l *Log) Document(ctx context.Context) (*decider.Document, error) {
-	msg, err := l.stores.Stream.GetLastMsgForSubject(ctx, decider.PolicySubject(l.app, decider.ChangeReplaced))
+	msg, err := l.lastMsg(ctx, decider.PolicySubject(l.app, decider.ChangeReplaced))
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 		return nil, nil

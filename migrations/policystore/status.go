@@ -75,24 +75,18 @@ func decodeStatus(e jetstream.KeyValueEntry, now time.Time) (ReplicaStatus, bool
 // keys from the bucket's stream and reads each: a watch's initial values
 // can miss an entry rewritten while the watch starts.
 func (l *Log) Replicas(ctx context.Context, stale time.Duration) ([]ReplicaStatus, error) {
-	bucket := l.stores.Status.Bucket()
-	stream, err := l.js.Stream(ctx, "KV_"+bucket)
+	keys, err := l.statusKeys(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list replicas: %w", err)
-	}
-	prefix := "$KV." + bucket + "."
-	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(prefix+SanitizeID(l.app)+".*"))
-	if err != nil {
-		return nil, fmt.Errorf("list replicas: %w", err)
+		return nil, err
 	}
 	var out []ReplicaStatus
-	for subject := range info.State.Subjects {
-		e, err := l.stores.Status.Get(ctx, strings.TrimPrefix(subject, prefix))
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue // deleted, or expired meanwhile
-		}
+	for _, key := range keys {
+		e, err := l.statusEntry(ctx, key)
 		if err != nil {
-			return nil, fmt.Errorf("list replicas: %w", err)
+			return nil, err
+		}
+		if e == nil {
+			continue // deleted, or expired meanwhile
 		}
 		st, ok, err := decodeStatus(e, time.Now())
 		if err != nil {
@@ -106,85 +100,146 @@ func (l *Log) Replicas(ctx context.Context, stale time.Duration) ([]ReplicaStatu
 	return out, nil
 }
 
+// statusKeys lists the app's keys in the status bucket, from its stream.
+func (l *Log) statusKeys(ctx context.Context) ([]string, error) {
+	bucket := l.stores.Status.Bucket()
+	prefix := "$KV." + bucket + "."
+	var info *jetstream.StreamInfo
+	err := Retry(ctx, func(ctx context.Context) error {
+		stream, err := l.js.Stream(ctx, "KV_"+bucket)
+		if err != nil {
+			return err
+		}
+		info, err = stream.Info(ctx, jetstream.WithSubjectFilter(prefix+SanitizeID(l.app)+".*"))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list replicas: %w", err)
+	}
+	keys := make([]string, 0, len(info.State.Subjects))
+	for subject := range info.State.Subjects {
+		keys = append(keys, strings.TrimPrefix(subject, prefix))
+	}
+	return keys, nil
+}
+
+// statusEntry reads key; nil when it was deleted or expired meanwhile.
+func (l *Log) statusEntry(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	var e jetstream.KeyValueEntry
+	err := Retry(ctx, func(ctx context.Context) error {
+		var err error
+		e, err = l.stores.Status.Get(ctx, key)
+		return err
+	})
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list replicas: %w", err)
+	}
+	return e, nil
+}
+
 // ErrNoReplicas is returned by WaitRevision when no replica is live.
 var ErrNoReplicas = errors.New("no live ingress replica reports its policy revision")
 
 // WaitRevision returns once every live replica of the app (status younger
 // than stale) reports revision rev or later, with their statuses. A
 // replica that stops reporting stops counting once its status is stale.
+//
+// It reads the statuses rather than watching them: a watch is a consumer,
+// which a server that just died (the cluster does not know it yet) can be
+// chosen to hold, while any replica of the bucket answers a read. It lists
+// the bucket's keys at the start and every stale/4 (a replica that
+// started, one that stopped), and reads every key at growing intervals
+// (waitPollMin to waitPollMax).
 func (l *Log) WaitRevision(ctx context.Context, rev uint64, stale time.Duration) ([]ReplicaStatus, error) {
-	w, err := l.stores.Status.Watch(ctx, SanitizeID(l.app)+".*")
-	if err != nil {
-		return nil, fmt.Errorf("watch replicas: %w", err)
-	}
-	defer w.Stop() //nolint:errcheck // nothing to do about it
-	replicas := map[string]seen{}
-	initial := true
-	tick := time.NewTicker(stale / 4)
-	defer tick.Stop()
-	// A status rewritten while the watch starts can be missing from its
-	// initial values and arrive as an update a moment later; so a result
-	// is returned only once it has held for waitSettle.
-	var settled <-chan time.Time
+	replicas := seenSet{}
+	var keys []string
+	var listed time.Time
+	wait := waitPollMin
 	for {
-		select {
-		case <-settled:
-			return settledLive(replicas, stale), nil
-		case e := <-w.Updates():
-			if e == nil {
-				initial = false
-				break
+		if listed.IsZero() || time.Since(listed) >= stale/4 {
+			var err error
+			if keys, err = l.statusKeys(ctx); err != nil {
+				return nil, fmt.Errorf("wait for revision %d: %w", rev, err)
 			}
-			st, ok, err := decodeStatus(e, time.Now())
+			listed = time.Now()
+			for key := range replicas {
+				if !slices.Contains(keys, key) {
+					delete(replicas, key) // deleted or expired
+				}
+			}
+		}
+		for _, key := range keys {
+			e, err := l.statusEntry(ctx, key)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("wait for revision %d: %w", rev, err)
 			}
-			delete(replicas, e.Key())
-			if ok {
-				replicas[e.Key()] = seen{st: st, written: e.Created()}
-			}
-		case <-tick.C:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("wait for revision %d: %w", rev, ctx.Err())
-		}
-		if initial {
-			continue
-		}
-		var live []ReplicaStatus
-		done := true
-		for _, r := range replicas {
-			if age := time.Since(r.written); age < stale {
-				r.st.Age = age
-				live = append(live, r.st)
-				done = done && r.st.Revision >= rev
+			if e != nil {
+				if err := replicas.note(e); err != nil {
+					return nil, err
+				}
 			}
 		}
+		live := replicas.live(stale)
 		if len(live) == 0 {
 			return nil, ErrNoReplicas
 		}
-		switch {
-		case !done:
-			settled = nil
-		case settled == nil:
-			settled = time.After(waitSettle)
+		done := true
+		for _, st := range live {
+			done = done && st.Revision >= rev
 		}
+		if done {
+			return live, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("wait for revision %d: %w", rev, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, waitPollMax)
 	}
 }
 
-// seen is a replica status as WaitRevision saw it, with its write time.
+// Intervals between two reads of the statuses by WaitRevision.
+const (
+	waitPollMin = 2 * time.Millisecond
+	waitPollMax = 25 * time.Millisecond
+)
+
+// seen is a replica status as WaitRevision saw it: its write time and the
+// bucket's revision of the entry (a deletion is kept, as deleted).
 type seen struct {
 	st      ReplicaStatus
 	written time.Time
+	rev     uint64
+	deleted bool
 }
 
-// waitSettle is how long WaitRevision's answer must hold before it returns.
-const waitSettle = 50 * time.Millisecond
+// seenSet is the newest entry seen of each key.
+type seenSet map[string]seen
 
-// settledLive returns the replicas whose status is younger than stale, by name.
-func settledLive(replicas map[string]seen, stale time.Duration) []ReplicaStatus {
+// note records e unless an entry as new or newer was seen for its key.
+func (s seenSet) note(e jetstream.KeyValueEntry) error {
+	if old, ok := s[e.Key()]; ok && old.rev >= e.Revision() {
+		return nil
+	}
+	st, ok, err := decodeStatus(e, time.Now())
+	if err != nil {
+		return err
+	}
+	s[e.Key()] = seen{st: st, written: e.Created(), rev: e.Revision(), deleted: !ok}
+	return nil
+}
+
+// live returns the statuses younger than stale, by replica name.
+func (s seenSet) live(stale time.Duration) []ReplicaStatus {
 	var live []ReplicaStatus
-	for _, r := range replicas {
-		if age := time.Since(r.written); age < stale {
+	for _, r := range s {
+		if age := time.Since(r.written); !r.deleted && age < stale {
 			r.st.Age = age
 			live = append(live, r.st)
 		}

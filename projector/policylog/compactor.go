@@ -101,7 +101,7 @@ func (c *Compactor) follow(ctx context.Context) error {
 		c.watchSnapshots(wctx, forged)
 	}()
 	defer func() { forged(nil); <-watched }()
-	rd, err := policystore.NewReader(setup, c.stores.Stream, decider.PolicySubjects, checkpoint+1)
+	rd, err := policystore.NewReader(setup, c.js, c.stores.Stream, decider.PolicySubjects, checkpoint+1)
 	if err != nil {
 		return err
 	}

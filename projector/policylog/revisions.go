@@ -67,7 +67,7 @@ func (w *RevisionWriter) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rd, err := policystore.NewReader(setup, st.Stream, decider.PolicySubjects, last+1)
+	rd, err := policystore.NewReader(setup, w.js, st.Stream, decider.PolicySubjects, last+1)
 	if err != nil {
 		return err
 	}

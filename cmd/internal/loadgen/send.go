@@ -162,8 +162,16 @@ func (r *runner) failed(ctx context.Context, res result, err error) result {
 	return res
 }
 
+// idleConnTimeout is how long loadgen keeps an unused connection.
+const idleConnTimeout = 20 * time.Second
+
 // newClient is a keep-alive client like IM's: up to concurrency idle
-// connections kept, Timeout for the whole exchange, no proxy, no gzip.
+// connections kept, Timeout for the whole exchange, no proxy, no gzip. An
+// idle connection is closed by the client after idleConnTimeout, before
+// the ingress's own idle timeout (30 s) closes it: a request sent on a
+// connection the server is closing fails as a transport error (a POST is
+// not retried), which happened to connections opened during a latency
+// spike and left idle afterwards.
 func newClient(cfg *Config) *http.Client {
 	dialer := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
 	return &http.Client{
@@ -172,7 +180,7 @@ func newClient(cfg *Config) *http.Client {
 			DialContext:         dialer.DialContext,
 			MaxIdleConns:        cfg.Concurrency,
 			MaxIdleConnsPerHost: cfg.Concurrency,
-			IdleConnTimeout:     90 * time.Second,
+			IdleConnTimeout:     idleConnTimeout,
 			TLSHandshakeTimeout: cfg.Timeout,
 			DisableCompression:  true,
 		},
