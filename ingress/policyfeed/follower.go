@@ -195,11 +195,12 @@ func (f *Follower) status() policystore.ReplicaStatus {
 }
 
 // report writes the replica's status at each change, every
-// StatusInterval, once the log is (re)opened and after each reconnect. A write that fails is
-// tried again soon (statusRetryMin, doubling up to StatusInterval), and a
-// write still waiting for its answer when the status changes gives way to
-// the newest status: while a server of the cluster is replaced the status
-// is written again the moment the bucket answers.
+// StatusInterval, once the log is (re)opened and after each reconnect. A
+// write that fails is tried again soon (statusRetryMin, doubling up to
+// statusRetryMax), and a write still waiting for its answer when the
+// status changes gives way to the newest status: while a server of the
+// cluster is replaced, or a lost quorum returns, the status is written
+// again about a second after the bucket answers.
 func (f *Follower) report(ctx context.Context) {
 	tick := time.NewTicker(f.cfg.StatusInterval)
 	defer tick.Stop()
@@ -237,22 +238,30 @@ func (f *Follower) report(ctx context.Context) {
 		retry = nil
 		if err != nil {
 			retry = time.After(backoff)
-			backoff = min(2*backoff, f.cfg.StatusInterval)
+			backoff = min(2*backoff, statusRetryMax)
 		} else {
 			backoff = statusRetryMin
 		}
 	}
 }
 
-// statusRetryMin is the first pause before writing a failed status again.
-const statusRetryMin = 100 * time.Millisecond
+// Writing the status: the pause before writing a failed status again
+// (doubling from statusRetryMin to statusRetryMax), and the bound on one
+// write. A write takes milliseconds; one unanswered (the bucket has no
+// leader, no quorum) is sent again a moment later, so that the status is
+// written within a second or so of the bucket answering again.
+const (
+	statusRetryMin   = 100 * time.Millisecond
+	statusRetryMax   = time.Second
+	statusPutTimeout = time.Second
+)
 
-// putStatus writes the current status, at most RequestTimeout; when the
-// status changes before the write is answered, it writes the newest one
-// instead.
+// putStatus writes the current status, at most statusPutTimeout (or
+// RequestTimeout when shorter); when the status changes before the write
+// is answered, it writes the newest one instead.
 func (f *Follower) putStatus(ctx context.Context, log *policystore.Log) error {
 	for {
-		pctx, cancel := context.WithTimeout(ctx, f.cfg.RequestTimeout)
+		pctx, cancel := context.WithTimeout(ctx, min(statusPutTimeout, f.cfg.RequestTimeout))
 		done := make(chan error, 1)
 		st := f.status()
 		go func() { done <- log.PutStatus(pctx, st) }()
