@@ -50,6 +50,8 @@ func connectOptions(cfg Config, logger *slog.Logger) ([]nats.Option, error) {
 		nats.RetryOnFailedConnect(true),
 		nats.ReconnectWait(cfg.ReconnectWait),
 		nats.ReconnectBufSize(cfg.ReconnectBufSize),
+		nats.PingInterval(cfg.PingInterval),
+		nats.MaxPingsOutstanding(2),
 		// Bounds Close when the server is frozen (the default is 30 s): by
 		// then the outbox has flushed or spooled what it held.
 		nats.DrainTimeout(DrainTimeout),

@@ -137,6 +137,7 @@ func TestConfigValidate(t *testing.T) {
 		"bad listen addr":   {Config{Embedded: EmbeddedConfig{ListenAddr: "localhost"}}, `embedded listen address "localhost"`},
 		"bad listen port":   {Config{Embedded: EmbeddedConfig{ListenAddr: "127.0.0.1:http"}}, `bad port "http"`},
 		"negative wait":     {Config{ReconnectWait: -time.Second}, "reconnect wait -1s is negative"},
+		"negative ping":     {Config{PingInterval: -time.Second}, "ping interval -1s is negative"},
 		"negative buffer":   {Config{ReconnectBufSize: -1}, "reconnect buffer size -1 is negative"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -200,6 +201,66 @@ func TestConnectRetriesUntilServerAppears(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, Close(t.Context(), nc))
 	require.True(t, nc.IsClosed())
+}
+
+// TestConnectLeavesAFrozenServer: a server that stops answering (here a
+// proxy that stops forwarding, as a SIGSTOPped server or a cut link would)
+// is left after two unanswered pings, and the client reconnects.
+func TestConnectLeavesAFrozenServer(t *testing.T) {
+	t.Parallel()
+	srv, err := StartEmbedded(EmbeddedConfig{StoreDir: t.TempDir(), ListenAddr: "127.0.0.1:0"}, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	frozen := make(chan struct{})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", srv.Addr().String())
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			pipe := func(dst, src net.Conn) {
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := src.Read(buf)
+					if err != nil {
+						return
+					}
+					select {
+					case <-frozen:
+						continue // read and dropped: the other side hears nothing
+					default:
+					}
+					if _, err := dst.Write(buf[:n]); err != nil {
+						return
+					}
+				}
+			}
+			go pipe(s, c)
+			go pipe(c, s)
+		}
+	}()
+	disconnected := make(chan struct{}, 1)
+	nc, err := Connect(t.Context(), Config{URL: "nats://" + ln.Addr().String(), PingInterval: 50 * time.Millisecond}, nil, discard())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	nc.SetDisconnectErrHandler(func(*nats.Conn, error) { disconnected <- struct{}{} })
+	require.Eventually(t, nc.IsConnected, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, 50*time.Millisecond, nc.Opts.PingInterval)
+	require.Equal(t, 2, nc.Opts.MaxPingsOut)
+	close(frozen)
+	select {
+	case <-disconnected:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client still holds a connection to a server that stopped answering")
+	}
 }
 
 type syncBuffer struct {
