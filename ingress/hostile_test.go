@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/invitegate/invitegate/decider/cputime"
 	"github.com/invitegate/invitegate/ingress/ingresstest"
 )
 
@@ -82,7 +83,7 @@ func BenchmarkHostileBodies(b *testing.B) {
 				b.ReportAllocs()
 				var ms runtime.MemStats
 				runtime.ReadMemStats(&ms)
-				alloc0, cpu0 := ms.TotalAlloc, processCPU()
+				alloc0, cpu0 := ms.TotalAlloc, cputime.Self()
 				for b.Loop() {
 					rd.Reset(hb.Data)
 					w := httptest.NewRecorder()
@@ -92,7 +93,7 @@ func BenchmarkHostileBodies(b *testing.B) {
 					}
 				}
 				runtime.ReadMemStats(&ms)
-				b.ReportMetric(float64(processCPU()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
+				b.ReportMetric(float64(cputime.Self()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
 				b.ReportMetric(float64(ms.TotalAlloc-alloc0)/float64(b.N)/float64(len(hb.Data)), "alloc-x")
 			})
 		}
