@@ -180,8 +180,9 @@ func DeleteSnapshot(ctx context.Context, obs jetstream.ObjectStore, app string) 
 	return nil
 }
 
-// SnapshotApps lists the apps that have a compacted snapshot.
-func SnapshotApps(ctx context.Context, obs jetstream.ObjectStore) ([]string, error) {
+// SnapshotApps lists the apps that have a compacted snapshot, each with
+// the NUID of its object (a new one at every write).
+func SnapshotApps(ctx context.Context, obs jetstream.ObjectStore) (map[string]string, error) {
 	infos, err := obs.List(ctx)
 	if errors.Is(err, jetstream.ErrNoObjectsFound) {
 		return nil, nil
@@ -189,10 +190,10 @@ func SnapshotApps(ctx context.Context, obs jetstream.ObjectStore) ([]string, err
 	if err != nil {
 		return nil, fmt.Errorf("list policy snapshots: %w", err)
 	}
-	var apps []string
+	apps := map[string]string{}
 	for _, info := range infos {
 		if app, ok := strings.CutPrefix(info.Name, SnapshotObject("")); ok && !info.Deleted {
-			apps = append(apps, app)
+			apps[app] = info.NUID
 		}
 	}
 	return apps, nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -75,8 +74,9 @@ func (c *Compactor) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	good := map[string]string{} // app -> NUID of its snapshot found good
 	if !c.rebuild {
-		refused, err := c.removeRefused(ctx)
+		refused, err := c.removeRefused(ctx, good)
 		if err != nil {
 			return err
 		}
@@ -98,7 +98,7 @@ func (c *Compactor) follow(ctx context.Context) error {
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		c.watchSnapshots(wctx, forged)
+		c.watchSnapshots(wctx, forged, good)
 	}()
 	defer func() { forged(nil); <-watched }()
 	rd, err := policystore.NewReader(setup, c.js, c.stores.Stream, decider.PolicySubjects, checkpoint+1)
@@ -226,67 +226,66 @@ var errSnapshotForged = errors.New("a compacted policy snapshot in the Object St
 // (with sealTrust) and deletes those refused: forged, signed under another
 // trust, or beyond the stream. Replicas then start from the log alone until
 // the rebuild that follows writes a new snapshot. It returns how many it
-// deleted.
-func (c *Compactor) removeRefused(ctx context.Context) (int, error) {
+// deleted, and fills good with the snapshots found good.
+func (c *Compactor) removeRefused(ctx context.Context, good map[string]string) (int, error) {
+	refused, err := c.checkSnapshots(ctx, good)
+	if err != nil {
+		return 0, err
+	}
+	for app, reason := range refused {
+		dctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		err := policystore.DeleteSnapshot(dctx, c.stores.Snapshots, app)
+		cancel()
+		if err != nil {
+			return 0, err
+		}
+		c.m.refused.Inc()
+		c.logger.Error("compacted policy snapshot refused and deleted; folding the log again to write it anew",
+			"app", app, "err", reason)
+	}
+	return len(refused), nil
+}
+
+// checkSnapshots loads, as a replica would, every stored snapshot that is
+// not in good (app -> NUID of the object found good), adds those it finds
+// good, and returns those refused with the reason. A snapshot replaced
+// while it was read (a compaction, this one's or another projector's) is
+// not held against the store: its successor is checked next time.
+func (c *Compactor) checkSnapshots(ctx context.Context, good map[string]string) (map[string]error, error) {
 	lctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	apps, err := policystore.SnapshotApps(lctx, c.stores.Snapshots)
 	cancel()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	refused := 0
-	for _, app := range apps {
-		err := c.verify(ctx, app)
-		if err == nil {
+	refused := map[string]error{}
+	for app, nuid := range apps {
+		if good[app] == nuid {
 			continue
 		}
-		if !errors.Is(err, policystore.ErrSnapshotRefused) {
-			return refused, err
+		vctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		_, _, err := policystore.LoadSnapshot(vctx, c.stores, app, 0, c.sealTrust())
+		var now *jetstream.ObjectInfo
+		if errors.Is(err, policystore.ErrSnapshotRefused) {
+			now, _ = c.stores.Snapshots.GetInfo(vctx, policystore.SnapshotObject(app))
 		}
-		dctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-		derr := policystore.DeleteSnapshot(dctx, c.stores.Snapshots, app)
 		cancel()
-		if derr != nil {
-			return refused, derr
+		switch {
+		case err == nil:
+			good[app] = nuid
+		case !errors.Is(err, policystore.ErrSnapshotRefused):
+			return nil, err
+		case now != nil && now.NUID == nuid: // still the object that was refused
+			refused[app] = err
 		}
-		refused++
-		c.m.refused.Inc()
-		c.logger.Error("compacted policy snapshot refused and deleted; folding the log again to write it anew",
-			"app", app, "err", err)
 	}
 	return refused, nil
 }
 
-// verify loads app's compacted snapshot as a replica would. A snapshot
-// replaced while it was read (a compaction, this one's or another
-// projector's) is not held against the store: its successor is checked on
-// its own.
-func (c *Compactor) verify(ctx context.Context, app string) error {
-	vctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-	defer cancel()
-	before, err := c.stores.Snapshots.GetInfo(vctx, policystore.SnapshotObject(app))
-	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("policy snapshot of %s: %w", app, err)
-	}
-	_, _, err = policystore.LoadSnapshot(vctx, c.stores, app, 0, c.sealTrust())
-	if !errors.Is(err, policystore.ErrSnapshotRefused) {
-		return err
-	}
-	after, ierr := c.stores.Snapshots.GetInfo(vctx, policystore.SnapshotObject(app))
-	if ierr == nil && after.NUID != before.NUID {
-		return nil
-	}
-	return err
-}
-
 // watchSnapshots checks, every CheckInterval, the snapshots that changed
-// since it last looked (the compactor's own included: a read-back) and
-// ends the run with errSnapshotForged when one is refused.
-func (c *Compactor) watchSnapshots(ctx context.Context, forged context.CancelCauseFunc) {
-	seen := map[string]string{} // app -> NUID of the snapshot last found good
+// since they were found good (the compactor's own writes included: a
+// read-back) and ends the run with errSnapshotForged when one is refused.
+func (c *Compactor) watchSnapshots(ctx context.Context, forged context.CancelCauseFunc, good map[string]string) {
 	t := time.NewTicker(c.cfg.CheckInterval)
 	defer t.Stop()
 	for {
@@ -295,24 +294,13 @@ func (c *Compactor) watchSnapshots(ctx context.Context, forged context.CancelCau
 			return
 		case <-t.C:
 		}
-		lctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-		infos, err := c.stores.Snapshots.List(lctx)
-		cancel()
+		refused, err := c.checkSnapshots(ctx, good)
 		if err != nil {
-			continue // none stored (ErrNoObjectsFound), or NATS unavailable: the next tick looks again
+			continue // NATS unavailable: the next tick looks again
 		}
-		for _, info := range infos {
-			app, isApp := strings.CutPrefix(info.Name, policystore.SnapshotObject(""))
-			if !isApp || info.Deleted || seen[app] == info.NUID {
-				continue
-			}
-			switch err := c.verify(ctx, app); {
-			case errors.Is(err, policystore.ErrSnapshotRefused):
-				forged(fmt.Errorf("%w: %w", errSnapshotForged, err))
-				return
-			case err == nil:
-				seen[app] = info.NUID
-			}
+		for _, reason := range refused {
+			forged(fmt.Errorf("%w: %w", errSnapshotForged, reason))
+			return
 		}
 	}
 }
