@@ -19,23 +19,7 @@ func TestIndexedEqualsCELOnly(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(2, 7))
 	for p := range 300 {
-		g := &exprGen{rng: rng}
-		doc := &Document{APIVersion: APIVersion, Lists: map[string][]string{
-			"banned": {"spammer1", "b", "10"}, "staff": {"admin", "a"}, "empty": {},
-			"big": append([]string{"c", "x-1"}, genNames(40)...),
-		}}
-		for i := range 1 + rng.IntN(6) {
-			r := RuleSpec{Name: fmt.Sprintf("r%d", i)}
-			if rng.IntN(2) == 0 {
-				r.Reject = g.expr(false, 3)
-			} else {
-				r.RefuseMember = g.expr(true, 3)
-			}
-			if rng.IntN(3) == 0 {
-				r.Mode = ModeShadow
-			}
-			doc.Rules = append(doc.Rules, r)
-		}
+		doc := genDocument(rng)
 		indexed, err := compile(doc, 1, compileOptions{costBudget: math.MaxUint64})
 		require.NoError(t, err, "policy %d: %+v", p, doc.Rules)
 		celOnly, err := compile(doc, 1, compileOptions{noIndex: true, costBudget: math.MaxUint64})
@@ -48,6 +32,29 @@ func TestIndexedEqualsCELOnly(t *testing.T) {
 }
 
 var genValues = []string{"a", "b", "c", "admin", "spammer1", "", "10", "x-1", "Public", "iOS"}
+
+// genDocument generates a policy of one to six rules (reject or
+// refuse_member, some in shadow mode) over fixed lists.
+func genDocument(rng *rand.Rand) *Document {
+	g := &exprGen{rng: rng}
+	doc := &Document{APIVersion: APIVersion, Lists: map[string][]string{
+		"banned": {"spammer1", "b", "10"}, "staff": {"admin", "a"}, "empty": {},
+		"big": append([]string{"c", "x-1"}, genNames(40)...),
+	}}
+	for i := range 1 + rng.IntN(6) {
+		r := RuleSpec{Name: fmt.Sprintf("r%d", i)}
+		if rng.IntN(2) == 0 {
+			r.Reject = g.expr(false, 3)
+		} else {
+			r.RefuseMember = g.expr(true, 3)
+		}
+		if rng.IntN(3) == 0 {
+			r.Mode = ModeShadow
+		}
+		doc.Rules = append(doc.Rules, r)
+	}
+	return doc
+}
 
 func genNames(n int) []string {
 	out := make([]string, n)

@@ -19,23 +19,7 @@ func TestExplainAccountsForTheDecision(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 11))
 	for p := range 200 {
-		g := &exprGen{rng: rng}
-		doc := &Document{APIVersion: APIVersion, Lists: map[string][]string{
-			"banned": {"spammer1", "b", "10"}, "staff": {"admin", "a"}, "empty": {},
-			"big": append([]string{"c", "x-1"}, genNames(40)...),
-		}}
-		for i := range 1 + rng.IntN(6) {
-			r := RuleSpec{Name: fmt.Sprintf("r%d", i)}
-			if rng.IntN(2) == 0 {
-				r.Reject = g.expr(false, 3)
-			} else {
-				r.RefuseMember = g.expr(true, 3)
-			}
-			if rng.IntN(3) == 0 {
-				r.Mode = ModeShadow
-			}
-			doc.Rules = append(doc.Rules, r)
-		}
+		doc := genDocument(rng)
 		// Generated rules may nest comprehensions past the cost budget; the
 		// trace must explain them all the same.
 		snap, err := compile(doc, 1, compileOptions{costBudget: math.MaxUint64})
