@@ -87,6 +87,19 @@ func putBuf(b *[]byte) {
 	bufPool.Put(b)
 }
 
+// AppendDecision appends the answer IM gets for an invite decided d: a
+// rejection with its code (at least decider.DefaultRejectCode) and info,
+// the refused members of a partial decision, else a plain OK.
+func AppendDecision(b []byte, d *decider.Decision) []byte {
+	switch d.Outcome {
+	case decider.OutcomeReject:
+		return appendAnswer(b, max(d.ErrorCode, decider.DefaultRejectCode), d.ErrorInfo, nil)
+	case decider.OutcomePartial:
+		return appendAnswer(b, 0, "", d.Refused)
+	}
+	return appendAnswer(b, 0, "", nil)
+}
+
 // appendAnswer appends IM's answer: OK with code and info, and
 // RefusedMembers_Account when refused is not empty.
 func appendAnswer(b []byte, code int, info string, refused []decider.Refusal) []byte {

@@ -49,3 +49,40 @@ func TestWriteFailSetsHeaders(t *testing.T) {
 	require.Equal(t, `{"ActionStatus":"FAIL","ErrorCode":1,"ErrorInfo":"no"}`, w.Body.String())
 	require.True(t, w.Flushed)
 }
+
+// TestAppendDecision: the answer of each outcome, as IM gets it; a
+// rejection without its own code carries decider.DefaultRejectCode.
+func TestAppendDecision(t *testing.T) {
+	t.Parallel()
+	refused := []decider.Refusal{{Member: "b", Rule: "r"}}
+	for _, tt := range []struct {
+		d    decider.Decision
+		want string
+	}{
+		{decider.Decision{Outcome: decider.OutcomeAllow}, string(appendAnswer(nil, 0, "", nil))},
+		{decider.Decision{Outcome: decider.OutcomeReject, ErrorInfo: "no"}, string(appendAnswer(nil, decider.DefaultRejectCode, "no", nil))},
+		{decider.Decision{Outcome: decider.OutcomeReject, ErrorCode: decider.DefaultRejectCode + 7, ErrorInfo: "no"},
+			string(appendAnswer(nil, decider.DefaultRejectCode+7, "no", nil))},
+		{decider.Decision{Outcome: decider.OutcomePartial, Refused: refused}, string(appendAnswer(nil, 0, "", refused))},
+	} {
+		require.Equal(t, tt.want, string(AppendDecision(nil, &tt.d)), tt.d.Outcome)
+	}
+}
+
+// TestInviteRequest: a body outside a callback is parsed and checked as
+// the callback does it.
+func TestInviteRequest(t *testing.T) {
+	t.Parallel()
+	req, err := InviteRequest(`{"GroupId":"g","Type":"Public","Operator_Account":"op","EventTime":"1700000000000",` +
+		`"DestinationMembers":[{"Member_Account":"a"},{"Member_Account":"b"}]}`)
+	require.NoError(t, err)
+	require.Equal(t, "g", req.GroupID)
+	require.Equal(t, "Public", req.GroupType)
+	require.Equal(t, "op", req.Operator)
+	require.Equal(t, []string{"a", "b"}, req.Members)
+	require.Equal(t, int64(1700000000000), req.EventTime.UnixMilli())
+	_, err = InviteRequest(`{"GroupId":"g","Operator_Account":"op"}`)
+	require.ErrorContains(t, err, "missing DestinationMembers")
+	_, err = InviteRequest(`{"CallbackCommand":"Group.CallbackAfterNewMemberJoin","GroupId":"g","Operator_Account":"op","DestinationMembers":[]}`)
+	require.ErrorContains(t, err, "differs")
+}

@@ -35,14 +35,7 @@ func (h *Handler) serveInvite(w http.ResponseWriter, r *http.Request, q *query, 
 	} else {
 		d = h.engine.Decide(&req)
 	}
-	code, info, refused := 0, "", []decider.Refusal(nil)
-	switch d.Outcome {
-	case decider.OutcomeReject:
-		code, info = max(d.ErrorCode, decider.DefaultRejectCode), d.ErrorInfo
-	case decider.OutcomePartial:
-		refused = d.Refused
-	}
-	*bp = appendAnswer((*bp)[:0], code, info, refused)
+	*bp = AppendDecision((*bp)[:0], &d)
 	decidedAt := h.now()
 	if h.sink != nil { // before the answer: a sync sink returns once the event is durable
 		h.sink.Enqueue(decider.NewInviteEvent(&req, &d, start, decidedAt))
@@ -50,6 +43,22 @@ func (h *Handler) serveInvite(w http.ResponseWriter, r *http.Request, q *query, 
 	writeAnswer(w, http.StatusOK, *bp)
 	h.metrics.decision(&d)
 	return string(d.Outcome), nil
+}
+
+// InviteRequest parses an invite callback body with the callback's parser
+// and checks (no member cap) into the request the decider sees, for tools
+// that decide a body outside a callback (`invitegate policy explain`). The
+// query's fields (app, platform, client IP) are left empty.
+func InviteRequest(body string) (decider.Request, error) {
+	b, err := parseBody(body, inviteSpec)
+	if err != nil {
+		return decider.Request{}, err
+	}
+	req, be := inviteRequest(&b, &query{command: decider.CommandBeforeInviteJoinGroup})
+	if be != nil {
+		return decider.Request{}, be
+	}
+	return req, nil
 }
 
 // inviteRequest checks an invite body and builds its decider.Request.

@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/invitegate/invitegate/decider"
+	"github.com/invitegate/invitegate/ingress"
 )
 
 // maxExplainBody bounds the callback body explain reads (the ingress's
@@ -95,19 +95,8 @@ func explainPolicy(ctx context.Context, o *logCLIOptions, path string) (*decider
 	return fold.Snapshot(), fmt.Sprintf("app %s, revision %d (in force)", log.App(), fold.Revision()), nil
 }
 
-// callbackBody is the JSON body of Group.CallbackBeforeInviteJoinGroup.
-type callbackBody struct {
-	CallbackCommand    string `json:"CallbackCommand"`
-	GroupID            string `json:"GroupId"`
-	Type               string `json:"Type"`
-	Operator           string `json:"Operator_Account"`
-	DestinationMembers []struct {
-		Member string `json:"Member_Account"`
-	} `json:"DestinationMembers"`
-	EventTime json.RawMessage `json:"EventTime"`
-}
-
-// readCallbackBody reads and checks the body as the ingress does.
+// readCallbackBody reads the body and parses and checks it as the
+// callback does (ingress.InviteRequest).
 func readCallbackBody(r io.Reader) (*decider.Request, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxExplainBody+1))
 	if err != nil {
@@ -116,32 +105,11 @@ func readCallbackBody(r io.Reader) (*decider.Request, error) {
 	if len(data) > maxExplainBody {
 		return nil, usagef("body: larger than %d bytes", maxExplainBody)
 	}
-	var b callbackBody
-	if err := json.Unmarshal(data, &b); err != nil {
+	req, err := ingress.InviteRequest(string(data))
+	if err != nil {
 		return nil, usagef("body: %v", err)
 	}
-	switch {
-	case b.CallbackCommand != "" && b.CallbackCommand != decider.CommandBeforeInviteJoinGroup:
-		return nil, usagef("body: CallbackCommand %q: want %s", b.CallbackCommand, decider.CommandBeforeInviteJoinGroup)
-	case b.GroupID == "":
-		return nil, usagef("body: missing GroupId")
-	case b.Operator == "":
-		return nil, usagef("body: missing Operator_Account")
-	case b.DestinationMembers == nil:
-		return nil, usagef("body: missing DestinationMembers")
-	}
-	req := &decider.Request{GroupID: b.GroupID, GroupType: b.Type, Operator: b.Operator, Members: []string{}}
-	for _, m := range b.DestinationMembers {
-		req.Members = append(req.Members, m.Member)
-	}
-	if len(b.EventTime) > 0 {
-		ms, err := strconv.ParseInt(strings.Trim(string(b.EventTime), `"`), 10, 64)
-		if err != nil {
-			return nil, usagef("body: EventTime %s: want milliseconds since the epoch", b.EventTime)
-		}
-		req.EventTime = time.UnixMilli(ms).UTC()
-	}
-	return req, nil
+	return &req, nil
 }
 
 // statFlag parses --stat NAME=VALUE and NAME:KEY=VALUE into a fixedStats.
@@ -172,18 +140,7 @@ func (f statFlag) Set(v string) error {
 }
 
 // imAnswer is the answer IM would get, as the ingress writes it.
-func imAnswer(d *decider.Decision) string {
-	b := []byte(`{"ActionStatus":"OK","ErrorCode":`)
-	b = strconv.AppendInt(b, int64(d.ErrorCode), 10)
-	b = append(b, `,"ErrorInfo":`...)
-	b = decider.AppendJSONString(b, d.ErrorInfo)
-	if len(d.Refused) > 0 {
-		b = append(b, `,"RefusedMembers_Account":`...)
-		m, _ := json.Marshal(d.RefusedMembers())
-		b = append(b, m...)
-	}
-	return string(append(b, '}'))
-}
+func imAnswer(d *decider.Decision) string { return string(ingress.AppendDecision(nil, d)) }
 
 func writeTrace(w io.Writer, source string, t *decider.Trace) {
 	d := &t.Decision
