@@ -27,6 +27,50 @@ func tcpServer(t *testing.T, addr, store string) *server.Server {
 	return srv
 }
 
+// restartable is a TCP server on a store of its own, whose log holds the
+// test policy, published once: a server the test can stop and start
+// again at the same address.
+type restartable struct {
+	srv   *server.Server
+	addr  *net.TCPAddr
+	store string
+	url   string
+	js    jetstream.JetStream
+	log   *policystore.Log
+	rev   uint64 // the test policy's revision
+}
+
+func newRestartable(t *testing.T) *restartable {
+	t.Helper()
+	r := &restartable{store: t.TempDir()}
+	r.srv = tcpServer(t, "127.0.0.1:0", r.store)
+	r.addr = r.srv.Addr().(*net.TCPAddr)
+	r.url = fmt.Sprintf("nats://127.0.0.1:%d", r.addr.Port)
+	r.js = dial(t, r.url)
+	var err error
+	r.log, err = policystore.OpenLog(context.Background(), r.js, testApp, natsconn.PolicyStreamConfig{})
+	require.NoError(t, err)
+	r.rev, err = r.log.Publish(context.Background(), replacedBy(parseDoc(t, testPolicy)))
+	require.NoError(t, err)
+	return r
+}
+
+// stop shuts the server down.
+func (r *restartable) stop() {
+	r.srv.Shutdown()
+	r.srv.WaitForShutdown()
+}
+
+// restart starts the server again on its address and store, and returns
+// the log through a new connection.
+func (r *restartable) restart(t *testing.T) *policystore.Log {
+	t.Helper()
+	r.srv = tcpServer(t, r.addr.String(), r.store)
+	log, err := policystore.OpenLog(context.Background(), dial(t, r.url), testApp, natsconn.PolicyStreamConfig{})
+	require.NoError(t, err)
+	return log
+}
+
 // dial connects to url like the ingress does: reconnecting for ever,
 // retrying a failed first connect in the background.
 func dial(t *testing.T, url string) jetstream.JetStream {
@@ -46,16 +90,9 @@ func dial(t *testing.T, url string) jetstream.JetStream {
 // the replica catches up with what was published meanwhile.
 func TestReplicaStartedWhileNATSIsDownServesItsLastGoodSnapshot(t *testing.T) {
 	t.Parallel()
-	store, dataDir := t.TempDir(), t.TempDir()
-	srv := tcpServer(t, "127.0.0.1:0", store)
-	addr := srv.Addr().(*net.TCPAddr)
-	url := fmt.Sprintf("nats://127.0.0.1:%d", addr.Port)
-
-	js := dial(t, url)
-	log, err := policystore.OpenLog(context.Background(), js, testApp, natsconn.PolicyStreamConfig{})
-	require.NoError(t, err)
-	_, err = log.Publish(context.Background(), replacedBy(parseDoc(t, testPolicy)))
-	require.NoError(t, err)
+	dataDir := t.TempDir()
+	nats := newRestartable(t)
+	js, log, url := nats.js, nats.log, nats.url
 	rev, err := log.Publish(context.Background(), listChange(decider.ChangeListAdded, "banned", "spammer"))
 	require.NoError(t, err)
 	first := newReplica(t, js, Config{DataDir: dataDir, ReplicaID: "a"})
@@ -63,8 +100,7 @@ func TestReplicaStartedWhileNATSIsDownServesItsLastGoodSnapshot(t *testing.T) {
 	first.waitRevision(t, rev)
 	require.NoError(t, first.f.Stop(context.Background()))
 
-	srv.Shutdown()
-	srv.WaitForShutdown()
+	nats.stop()
 
 	down := newReplica(t, dial(t, url), Config{DataDir: dataDir, ReplicaID: "a", RequestTimeout: 200 * time.Millisecond}).start(t)
 	s := down.engine.Snapshot()
@@ -76,10 +112,7 @@ func TestReplicaStartedWhileNATSIsDownServesItsLastGoodSnapshot(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond, "the replica keeps trying")
 	require.Equal(t, rev, down.f.Revision())
 
-	tcpServer(t, addr.String(), store)
-	js2 := dial(t, url)
-	log2, err := policystore.OpenLog(context.Background(), js2, testApp, natsconn.PolicyStreamConfig{})
-	require.NoError(t, err)
+	log2 := nats.restart(t)
 	rev2, err := log2.Publish(context.Background(), listChange(decider.ChangeListAdded, "banned", "later"))
 	require.NoError(t, err)
 	s = down.waitRevision(t, rev2)
@@ -122,25 +155,15 @@ func TestSeedIsServedWhileNATSIsDownWithNothingOnDisk(t *testing.T) {
 // through an outage and applies what is published after NATS comes back.
 func TestFollowerSurvivesANATSRestart(t *testing.T) {
 	t.Parallel()
-	store := t.TempDir()
-	srv := tcpServer(t, "127.0.0.1:0", store)
-	addr := srv.Addr().(*net.TCPAddr)
-	url := fmt.Sprintf("nats://127.0.0.1:%d", addr.Port)
-	js := dial(t, url)
-	log, err := policystore.OpenLog(context.Background(), js, testApp, natsconn.PolicyStreamConfig{})
-	require.NoError(t, err)
-	rev, err := log.Publish(context.Background(), replacedBy(parseDoc(t, testPolicy)))
-	require.NoError(t, err)
-	r := newReplica(t, dial(t, url), Config{RequestTimeout: 500 * time.Millisecond}).start(t)
+	nats := newRestartable(t)
+	rev := nats.rev
+	r := newReplica(t, dial(t, nats.url), Config{RequestTimeout: 500 * time.Millisecond}).start(t)
 	r.waitRevision(t, rev)
 
-	srv.Shutdown()
-	srv.WaitForShutdown()
+	nats.stop()
 	require.Equal(t, rev, r.engine.Decide(req("x", "y")).Revision, "decides on through the outage")
 
-	tcpServer(t, addr.String(), store)
-	log2, err := policystore.OpenLog(context.Background(), dial(t, url), testApp, natsconn.PolicyStreamConfig{})
-	require.NoError(t, err)
+	log2 := nats.restart(t)
 	rev2, err := log2.Publish(context.Background(), listChange(decider.ChangeListAdded, "banned", "after"))
 	require.NoError(t, err)
 	require.True(t, r.waitRevision(t, rev2).ListHas("banned", "after"))

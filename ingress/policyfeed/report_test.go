@@ -3,7 +3,6 @@ package policyfeed
 import (
 	"context"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/invitegate/invitegate/decider"
-	"github.com/invitegate/invitegate/migrations/natsconn"
 	"github.com/invitegate/invitegate/migrations/policystore"
 )
 
@@ -98,16 +96,9 @@ func TestFollowerReadsOnWhenItsConsumerIsDeleted(t *testing.T) {
 // report.
 func TestStatusIsWrittenAgainAfterTheServerRestarts(t *testing.T) {
 	t.Parallel()
-	store := t.TempDir()
-	srv := tcpServer(t, "127.0.0.1:0", store)
-	addr := srv.Addr().(*net.TCPAddr)
-	url := fmt.Sprintf("nats://127.0.0.1:%d", addr.Port)
-	js := dial(t, url)
-	log, err := policystore.OpenLog(context.Background(), js, testApp, natsconn.PolicyStreamConfig{})
-	require.NoError(t, err)
-	rev, err := log.Publish(context.Background(), replacedBy(parseDoc(t, testPolicy)))
-	require.NoError(t, err)
-	r := newReplica(t, dial(t, url), Config{ReplicaID: "a", StatusInterval: 25 * time.Second}).start(t)
+	nats := newRestartable(t)
+	log, rev := nats.log, nats.rev
+	r := newReplica(t, dial(t, nats.url), Config{ReplicaID: "a", StatusInterval: 25 * time.Second}).start(t)
 	r.waitRevision(t, rev)
 	reported := func(log *policystore.Log) bool {
 		list, err := log.Replicas(context.Background(), 0)
@@ -115,11 +106,8 @@ func TestStatusIsWrittenAgainAfterTheServerRestarts(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return reported(log) }, 10*time.Second, 10*time.Millisecond)
 
-	srv.Shutdown()
-	srv.WaitForShutdown()
-	tcpServer(t, addr.String(), store)
-	log2, err := policystore.OpenLog(context.Background(), dial(t, url), testApp, natsconn.PolicyStreamConfig{})
-	require.NoError(t, err)
+	nats.stop()
+	log2 := nats.restart(t)
 	require.Eventually(t, func() bool { return reported(log2) }, 10*time.Second, 10*time.Millisecond,
 		"status written again after the restart; logs:\n%s", r.logs.String())
 }
