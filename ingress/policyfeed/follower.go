@@ -268,7 +268,11 @@ func (f *Follower) putStatus(ctx context.Context, log *policystore.Log) error {
 		select {
 		case err := <-done:
 			cancel()
-			f.m.statusWrites.WithLabelValues(map[bool]string{true: "ok", false: "error"}[err == nil]).Inc()
+			result := "ok"
+			if err != nil {
+				result = "error"
+			}
+			f.m.statusWrites.WithLabelValues(result).Inc()
 			return err
 		case <-f.reportWake:
 			cancel()
