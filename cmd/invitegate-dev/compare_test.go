@@ -35,9 +35,7 @@ func TestReportWritesRatiosAndBars(t *testing.T) {
 	t.Parallel()
 	r := &report{cfg: config{duration: time.Second, rounds: 3, concurrency: 64, saturation: 256, rate: 2000, e2eRate: 2000, e2eDuration: time.Second},
 		started: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC), machine: "test box", equivalence: "same",
-		throughput: map[string][]*loadgen.Report{}, latency: map[string][]*loadgen.Report{}, cpuPerCallback: map[string][]float64{},
-		idle: map[string][]float64{}, saturation: map[string][]*loadgen.Report{}, saturationCPU: map[string][]float64{},
-		saturationIdle: map[string][]float64{}}
+		latency: map[string][]*loadgen.Report{}}
 	for _, x := range []struct {
 		name string
 		rate float64
@@ -45,18 +43,17 @@ func TestReportWritesRatiosAndBars(t *testing.T) {
 	}{{"bare", 1000, 5}, {"events-off", 1100, 4}, {"events-embedded", 1000, 4}, {"events-embedded-sync", 900, 4},
 		{"events-nats-always", 800, 3}, {"events-nats-always-sync", 700, 4.5}, {"opa", 500, 9}} {
 		r.targets = append(r.targets, &target{name: x.name, note: x.name})
-		r.cpuPerCallback[x.name] = []float64{1e6 / x.rate}
-		r.idle[x.name] = []float64{0.05}
+		idle := 0.05
+		if x.name == "events-nats-always-sync" {
+			idle = 0.2
+		}
 		for _, f := range []float64{0.9, 1, 1.1} { // the median round is the middle one
-			r.throughput[x.name] = append(r.throughput[x.name], reportOf(x.rate*f, x.p99))
+			r.throughput.add(x.name, reportOf(x.rate*f, x.p99), 1e6/x.rate, idle)
 			r.latency[x.name] = append(r.latency[x.name], reportOf(x.rate, x.p99*f))
 		}
 	}
-	r.idle["events-nats-always-sync"] = []float64{0.2}
 	for name, rate := range map[string]float64{"events-nats-always": 1000, "events-nats-always-sync": 820} {
-		r.saturation[name] = []*loadgen.Report{reportOf(rate, 40)}
-		r.saturationCPU[name] = []float64{1e6 / rate}
-		r.saturationIdle[name] = []float64{0.03}
+		r.saturation.add(name, reportOf(rate, 40), 1e6/rate, 0.03)
 	}
 	r.e2e = &e2eResult{rate: 2000, answered: 2, visible: 2, visibleMs: []float64{10, 20}, projectedMs: []float64{5, 6},
 		report: reportOf(2000, 3)}

@@ -146,18 +146,13 @@ func measure(ctx context.Context, c config, targets []*target, rep *report, stdo
 			return fmt.Errorf("warm up %s: %w", t.name, err)
 		}
 	}
-	rep.throughput = map[string][]*loadgen.Report{}
 	rep.latency = map[string][]*loadgen.Report{}
-	rep.cpuPerCallback = map[string][]float64{}
-	rep.idle = map[string][]float64{}
 	for r := range c.rounds {
 		for i := range targets {
 			t := targets[(i+r)%len(targets)]
-			lr, err := closedLoop(ctx, t, c.concurrency, c.duration, r, rep.cpuPerCallback, rep.idle, stdout)
-			if err != nil {
+			if err := closedLoop(ctx, t, c.concurrency, c.duration, r, &rep.throughput, stdout); err != nil {
 				return fmt.Errorf("throughput %s: %w", t.name, err)
 			}
-			rep.throughput[t.name] = append(rep.throughput[t.name], lr)
 		}
 		for i := range targets {
 			t := targets[(i+r)%len(targets)]
@@ -177,24 +172,23 @@ func measure(ctx context.Context, c config, targets []*target, rep *report, stdo
 	return nil
 }
 
-// closedLoop runs one closed-loop round against t and records the CPU time
-// of t's processes per answered callback and the machine's idle share.
-func closedLoop(ctx context.Context, t *target, workers int, d time.Duration, round int,
-	cpu, idle map[string][]float64, stdout io.Writer) (*loadgen.Report, error) {
+// closedLoop runs one closed-loop round against t and adds it to into,
+// with the CPU time of t's processes per answered callback and the
+// machine's idle share.
+func closedLoop(ctx context.Context, t *target, workers int, d time.Duration, round int, into *closedRounds, stdout io.Writer) error {
 	cpu0 := t.cpu()
 	idle0, total0, _ := cputime.Host() // zeros when unreadable: the idle share reads 0
 	lr, err := loadgen.Run(ctx, loadgen.Config{URL: t.url, Concurrency: workers, Duration: d, BannedShare: 0.05, Seed: uint64(round)})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	idle1, total1, _ := cputime.Host()
 	cpuUs := float64((t.cpu() - cpu0).Microseconds()) / float64(max(lr.Answered, 1))
 	share := cputime.IdleShare(idle0, total0, idle1, total1)
-	cpu[t.name] = append(cpu[t.name], cpuUs)
-	idle[t.name] = append(idle[t.name], share)
+	into.add(t.name, lr, cpuUs, share)
 	logf(stdout, "round %d %-22s %d workers %9.0f answered/s  p99 %7.2fms  cpu %5.1fus/callback  machine idle %4.1f%%  errors %v",
 		round+1, t.name, workers, lr.AnsweredRate, lr.Latency.P99Ms, cpuUs, 100*share, lr.Errors)
-	return lr, nil
+	return nil
 }
 
 // saturate runs the durability pair (async and sync against a sync-always
@@ -212,17 +206,12 @@ func saturate(ctx context.Context, c config, targets []*target, rep *report, std
 			pair = append(pair, t)
 		}
 	}
-	rep.saturation = map[string][]*loadgen.Report{}
-	rep.saturationCPU = map[string][]float64{}
-	rep.saturationIdle = map[string][]float64{}
 	for r := range c.rounds {
 		for i := range pair {
 			t := pair[(i+r)%len(pair)]
-			lr, err := closedLoop(ctx, t, c.saturation, c.duration, r, rep.saturationCPU, rep.saturationIdle, stdout)
-			if err != nil {
+			if err := closedLoop(ctx, t, c.saturation, c.duration, r, &rep.saturation, stdout); err != nil {
 				return fmt.Errorf("saturation %s: %w", t.name, err)
 			}
-			rep.saturation[t.name] = append(rep.saturation[t.name], lr)
 		}
 	}
 	return nil

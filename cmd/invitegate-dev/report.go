@@ -18,19 +18,41 @@ type report struct {
 	machine     string
 	equivalence string
 	targets     []*target
-	throughput  map[string][]*loadgen.Report
 	latency     map[string][]*loadgen.Report
-	// cpuPerCallback is the CPU time of the target's processes per answered
-	// callback in each throughput round, in microseconds.
-	cpuPerCallback map[string][]float64
-	// idle is the machine's idle CPU share in each throughput round.
-	idle map[string][]float64
-	// saturation, saturationCPU and saturationIdle are the durability
-	// pair's closed-loop rounds with cfg.saturation workers.
-	saturation     map[string][]*loadgen.Report
-	saturationCPU  map[string][]float64
-	saturationIdle map[string][]float64
-	e2e            *e2eResult
+	throughput  closedRounds // with cfg.concurrency workers, every target
+	saturation  closedRounds // with cfg.saturation workers, the durability pair
+	e2e         *e2eResult
+}
+
+// closedRounds are closed-loop rounds by target: loadgen's report, the CPU
+// time of the target's processes per answered callback (µs), and the
+// machine's idle CPU share.
+type closedRounds struct {
+	reports   map[string][]*loadgen.Report
+	cpu, idle map[string][]float64
+}
+
+func (c *closedRounds) add(name string, lr *loadgen.Report, cpuUs, idle float64) {
+	if c.reports == nil {
+		c.reports, c.cpu, c.idle = map[string][]*loadgen.Report{}, map[string][]float64{}, map[string][]float64{}
+	}
+	c.reports[name] = append(c.reports[name], lr)
+	c.cpu[name] = append(c.cpu[name], cpuUs)
+	c.idle[name] = append(c.idle[name], idle)
+}
+
+func (c *closedRounds) rate(name string) float64      { return med(c.reports[name], answeredRate) }
+func (c *closedRounds) p99(name string) float64       { return med(c.reports[name], p99) }
+func (c *closedRounds) cpuUs(name string) float64     { return median(c.cpu[name]) }
+func (c *closedRounds) idleShare(name string) float64 { return median(c.idle[name]) }
+
+// rounds lists name's rates, round by round.
+func (c *closedRounds) rounds(name string) string {
+	var out []string
+	for _, lr := range c.reports[name] {
+		out = append(out, fmt.Sprintf("%.0f", lr.AnsweredRate))
+	}
+	return strings.Join(out, ", ")
 }
 
 // machine describes the host: CPU model and count, load, Go version.
@@ -66,8 +88,7 @@ func p99(lr *loadgen.Report) float64          { return lr.Latency.P99Ms }
 func p999(lr *loadgen.Report) float64         { return lr.Latency.P999Ms }
 func maxMs(lr *loadgen.Report) float64        { return lr.Latency.MaxMs }
 
-func (r *report) medianRate(name string) float64 { return med(r.throughput[name], answeredRate) }
-func (r *report) medianP99(name string) float64  { return med(r.throughput[name], p99) }
+func (r *report) medianRate(name string) float64 { return r.throughput.rate(name) }
 func (r *report) latencyP99(name string) float64 { return med(r.latency[name], p99) }
 
 func (r *report) write(path string) error {
@@ -103,13 +124,9 @@ func (r *report) write(path string) error {
 	w("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, t := range r.targets {
 		rate := r.medianRate(t.name)
-		var rounds []string
-		for _, lr := range r.throughput[t.name] {
-			rounds = append(rounds, fmt.Sprintf("%.0f", lr.AnsweredRate))
-		}
 		w("| %s | %s | %.0f | %s | %s | %s | %.2f | %.1f | %.0f | %s |", t.name, t.note, rate,
 			ratio(rate, r.medianRate("events-off")), ratio(rate, r.medianRate("bare")), ratio(rate, r.medianRate("opa")),
-			r.medianP99(t.name), median(r.cpuPerCallback[t.name]), 100*median(r.idle[t.name]), strings.Join(rounds, ", "))
+			r.throughput.p99(t.name), r.throughput.cpuUs(t.name), 100*r.throughput.idleShare(t.name), r.throughput.rounds(t.name))
 	}
 	r.writeSaturation(w)
 	w("")
@@ -136,7 +153,8 @@ func (r *report) write(path string) error {
 
 // writeSaturation writes the durability pair's rounds at saturation.
 func (r *report) writeSaturation(w func(string, ...any)) {
-	if len(r.saturation) == 0 {
+	sat := &r.saturation
+	if len(sat.reports) == 0 {
 		return
 	}
 	c := r.cfg
@@ -148,16 +166,10 @@ func (r *report) writeSaturation(w func(string, ...any)) {
 	w("")
 	w("| target | answered/s | vs events-nats-always | p99 ms | CPU us/callback | idle %% | rounds (answered/s) |")
 	w("|---|---:|---:|---:|---:|---:|---|")
-	async := med(r.saturation["events-nats-always"], answeredRate)
 	for _, name := range []string{"events-nats-always", "events-nats-always-sync"} {
-		lrs := r.saturation[name]
-		var rounds []string
-		for _, lr := range lrs {
-			rounds = append(rounds, fmt.Sprintf("%.0f", lr.AnsweredRate))
-		}
-		rate := med(lrs, answeredRate)
-		w("| %s | %.0f | %s | %.2f | %.1f | %.0f | %s |", name, rate, ratio(rate, async), med(lrs, p99),
-			median(r.saturationCPU[name]), 100*median(r.saturationIdle[name]), strings.Join(rounds, ", "))
+		rate := sat.rate(name)
+		w("| %s | %.0f | %s | %.2f | %.1f | %.0f | %s |", name, rate, ratio(rate, sat.rate("events-nats-always")), sat.p99(name),
+			sat.cpuUs(name), 100*sat.idleShare(name), sat.rounds(name))
 	}
 }
 
@@ -166,11 +178,11 @@ func (r *report) writeBars(w func(string, ...any)) {
 	w("")
 	w("## Bars")
 	w("")
-	offCPU := median(r.cpuPerCallback["events-off"])
+	offCPU := r.throughput.cpuUs("events-off")
 	for _, name := range []string{"events-embedded", "events-embedded-sync", "events-nats-always"} {
 		rate := r.medianRate(name)
 		w("- %s / events-off = %s throughput (bar: >= 0.85): %s; CPU per callback events-off / %s = %s",
-			name, ratio(rate, off), verdict(off > 0 && rate/off >= 0.85), name, ratio(offCPU, median(r.cpuPerCallback[name])))
+			name, ratio(rate, off), verdict(off > 0 && rate/off >= 0.85), name, ratio(offCPU, r.throughput.cpuUs(name)))
 	}
 	for _, name := range []string{"events-off", "events-nats-always"} {
 		rate := r.medianRate(name)
@@ -197,13 +209,12 @@ func (r *report) writeDurabilityBars(w func(string, ...any)) {
 	p99 := r.latencyP99("events-nats-always-sync")
 	w("- events-nats-always-sync / events-nats-always (sync / async durability) = %s throughput at %d workers (goal >= 0.8): %s; machine idle %.0f%% (sync) and %.0f%% (async)",
 		ratio(sync, async), r.cfg.concurrency, verdict(sync >= 0.8*async),
-		100*median(r.idle["events-nats-always-sync"]), 100*median(r.idle["events-nats-always"]))
-	satAsync := med(r.saturation["events-nats-always"], answeredRate)
-	satSync := med(r.saturation["events-nats-always-sync"], answeredRate)
+		100*r.throughput.idleShare("events-nats-always-sync"), 100*r.throughput.idleShare("events-nats-always"))
+	satAsync, satSync := r.saturation.rate("events-nats-always"), r.saturation.rate("events-nats-always-sync")
 	if satAsync > 0 && satSync > 0 {
 		w("- the same at saturation, %d workers = %s throughput (goal >= 0.8): %s; machine idle %.0f%% (sync) and %.0f%% (async)",
 			r.cfg.saturation, ratio(satSync, satAsync), verdict(satSync >= 0.8*satAsync),
-			100*median(r.saturationIdle["events-nats-always-sync"]), 100*median(r.saturationIdle["events-nats-always"]))
+			100*r.saturation.idleShare("events-nats-always-sync"), 100*r.saturation.idleShare("events-nats-always"))
 	}
 	w("- events-nats-always-sync p99 at %.0f/s = %.2f ms (goal <= 5 ms): %s; async %.2f ms",
 		r.cfg.rate, p99, verdict(p99 <= 5), r.latencyP99("events-nats-always"))
