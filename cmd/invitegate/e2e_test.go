@@ -77,6 +77,18 @@ type process struct {
 	mu       sync.Mutex
 }
 
+// terminate sends SIGTERM and requires exit status 0 within 60 s.
+func (p *process) terminate(t *testing.T) {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-p.exited:
+		require.NoError(t, err, "exit status after SIGTERM\n%s", p.logText())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no exit within 60s of SIGTERM\n%s", p.logText())
+	}
+}
+
 func (p *process) logText() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -210,13 +222,7 @@ func TestRunEndToEnd(t *testing.T) {
 	requireDashboardMetrics(t, metrics)
 
 	// SIGTERM: stop accepting, finish, exit 0.
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-p.exited:
-		require.NoError(t, err, "exit status after SIGTERM\n%s", p.logText())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("no exit within 60s of SIGTERM\n%s", p.logText())
-	}
+	p.terminate(t)
 	require.Contains(t, p.logText(), `"msg":"stopped"`)
 }
 

@@ -4,9 +4,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -45,13 +43,7 @@ func TestIngressFollowsThePolicyLog(t *testing.T) {
 	require.JSONEq(t, `{"ActionStatus":"OK","ErrorCode":10101,"ErrorInfo":"You cannot invite users right now."}`, body)
 	require.Contains(t, cli.ok(t, "", "policy", "status"), "e2e")
 
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-p.exited:
-		require.NoError(t, err, p.logText())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("no exit within 60s of SIGTERM\n%s", p.logText())
-	}
+	p.terminate(t)
 
 	// Restarted with a different file: the log has events, so it is
 	// ignored, and the replica decides with revision 2 again.

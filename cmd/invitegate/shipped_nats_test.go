@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -277,13 +276,7 @@ rules:
 	require.JSONEq(t, `{"ready":true,"policy_revision":3,"callback_auth":"on"}`, body)
 	require.Contains(t, ig2.logText(), "loaded the compacted policy snapshot")
 	for _, p := range []*process{ig2, pr} { // a graceful stop (the replica removes its status) is within the grants too
-		require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-		select {
-		case err := <-p.exited:
-			require.NoError(t, err, p.logText())
-		case <-time.After(60 * time.Second):
-			t.Fatalf("no exit within 60s of SIGTERM\n%s", p.logText())
-		}
+		p.terminate(t)
 	}
 
 	require.Empty(t, n.violations.all(), "every role ran within its permissions")
